@@ -1,0 +1,143 @@
+# shmcache - build, test, install.
+#   make            libshmcache.so/.a, shmcache-tool, examples (in build/)
+#   make test       install missing build deps (as root), build, run every test
+#   make demo       the product-price scenario (examples/prices.c)
+#   make SAN=asan test   the suite under AddressSanitizer + UBSan (build-asan/)
+#   make SAN=tsan test-threads   the threaded tests under ThreadSanitizer
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+PKGDIR  ?= $(LIBDIR)/pkgconfig
+
+CC      ?= cc
+VERSION := 0.1.0
+SOMAJOR := 0
+
+WARN    := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -fPIC $(WARN) -Iinclude -Ishm
+LDLIBS  := -pthread
+
+SAN ?=
+ifeq ($(SAN),asan)
+  BUILD ?= build-asan
+  override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SAN),tsan)
+  BUILD ?= build-tsan
+  override CFLAGS += -fsanitize=thread
+  LDFLAGS += -fsanitize=thread
+else
+  BUILD ?= build
+endif
+
+LIB_SRC  := $(wildcard shm/*.c)
+LIB_OBJ  := $(LIB_SRC:shm/%.c=$(BUILD)/obj/%.o)
+LIB_A    := $(BUILD)/libshmcache.a
+LIB_SO   := $(BUILD)/libshmcache.so.$(VERSION)
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# tests whose threads TSan checks (make SAN=tsan test-threads)
+TEST_THREADS := $(BUILD)/tests/test_threads
+
+EX_SRC   := $(wildcard examples/*.c)
+EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+
+TOOL     := $(BUILD)/shmcache-tool
+BENCH    := $(BUILD)/shmcache-bench
+
+.PHONY: all lib tests test test-threads test-tool demo bench bench-full install uninstall clean deps deps-test deps-bench
+
+all: lib $(if $(wildcard tools/shmcache-tool.c),$(TOOL)) $(EX_BIN)
+
+lib: $(LIB_A) $(LIB_SO)
+
+deps:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh test
+deps-bench:
+	@scripts/deps.sh bench
+
+$(BUILD)/obj/%.o: shm/%.c $(wildcard shm/*.h) include/shmcache.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libshmcache.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	ln -sf libshmcache.so.$(VERSION) $(BUILD)/libshmcache.so.$(SOMAJOR)
+	ln -sf libshmcache.so.$(SOMAJOR) $(BUILD)/libshmcache.so
+
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -lcmocka $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(TOOL): $(wildcard tools/*.c tools/*.h) $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
+
+$(BENCH): $(wildcard bench/*.c bench/*.h) $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lmemcached -lhiredis -lm $(LDLIBS)
+
+tests: $(TEST_BIN)
+
+# Each cmocka binary runs on its own so one crash cannot hide the others.
+test: deps-test
+	@$(MAKE) --no-print-directory all tests
+	@fail=0; for t in $(TEST_BIN); do \
+	  echo "== $$t"; $$t || fail=1; \
+	done; \
+	if [ -d tests/tool ] && [ -x $(TOOL) ]; then \
+	  for s in tests/tool/*.sh; do echo "== $$s"; TOOL=$(TOOL) BUILD=$(BUILD) sh $$s || fail=1; done; \
+	fi; \
+	exit $$fail
+
+test-threads: deps-test
+	@$(MAKE) --no-print-directory $(TEST_THREADS)
+	$(TEST_THREADS)
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory $(BENCH)
+	bench/compare --quick
+
+bench-full: deps-bench
+	@$(MAKE) --no-print-directory $(BENCH)
+	bench/compare --full
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/examples/prices
+	$(BUILD)/examples/prices
+
+shmcache.pc: Makefile
+	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: shmcache\nDescription: cache shared by processes in POSIX shared memory\nVersion: %s\nLibs: -L$${libdir} -lshmcache\nLibs.private: -pthread\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' > $@
+
+install: all shmcache.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 include/shmcache.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libshmcache.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmcache.so.$(SOMAJOR)
+	ln -sf libshmcache.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libshmcache.so
+	install -m 644 shmcache.pc $(DESTDIR)$(PKGDIR)/
+	if [ -x $(TOOL) ]; then install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/; fi
+	if [ -f tools/shmcache-tool.1 ]; then install -m 644 tools/shmcache-tool.1 $(DESTDIR)$(MANDIR)/man1/; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/shmcache.h $(DESTDIR)$(LIBDIR)/libshmcache.* $(DESTDIR)$(PKGDIR)/shmcache.pc \
+	  $(DESTDIR)$(BINDIR)/shmcache-tool $(DESTDIR)$(MANDIR)/man1/shmcache-tool.1
+
+clean:
+	rm -rf build build-asan build-tsan shmcache.pc

@@ -1,0 +1,135 @@
+/*
+ * backend_shmcache.c - "shmcache": the library. The parent creates the
+ * segment (bench_shm_name) and preloads it; every worker process attaches
+ * with its own shmc_open() after fork, as pre-fork web workers would, and
+ * its threads share that handle (handles are thread-safe).
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <shmcache.h>
+#include <stdio.h>
+
+typedef struct sc_global {
+    shmc_t *c;    /* the parent's handle: preload and stats */
+} sc_global_t;
+
+static sc_global_t SG;
+
+static int sc_global_init(const bench_opts_t *o, void **g)
+{
+    shmc_config_t cfg;
+    uint64_t bytes = 0;
+    int rc;
+
+    for (uint64_t i = 0; i < o->keys; i++) {
+        uint32_t v = value_size_for(o, i);
+        bytes += KEY_LEN + (v < 24 ? 24 : v) + 64;
+    }
+    shmc_config_init(&cfg);
+    cfg.capacity = o->capacity ? o->capacity : o->keys * 2;
+    cfg.memory = o->memory ? o->memory : bytes + bytes / 2 + (4u << 20);
+    cfg.max_value_len = o->vmax > 64 ? o->vmax : 64;
+    if (o->stripes)
+        cfg.stripes = o->stripes;
+    shmc_unlink(bench_shm_name);
+    rc = shmc_open(bench_shm_name, SHMC_CREATE | SHMC_EXCL, &cfg, &SG.c);
+    if (rc < 0) {
+        fprintf(stderr, "shmcache-bench: shmc_open(%s): %s\n", bench_shm_name,
+                shmc_strerror(rc));
+        return rc;
+    }
+    *g = &SG;
+    return 0;
+}
+
+static int sc_set(void *w, const char *k, size_t kl, const char *v, size_t vl)
+{
+    return shmc_set(w, k, kl, v, vl, 0, 0);
+}
+
+static int sc_preload(void *g, const bench_opts_t *o)
+{
+    return preload_keys(o, ((sc_global_t *)g)->c, sc_set);
+}
+
+static void sc_global_fini(void *g)
+{
+    sc_global_t *x = g;
+    shmc_close(x->c);
+    x->c = NULL;
+    shmc_unlink(bench_shm_name);
+}
+
+static int sc_proc_init(void *g, void **p)
+{
+    shmc_t *c;
+    int rc;
+
+    (void)g;
+    rc = shmc_open(bench_shm_name, 0, NULL, &c);
+    if (rc < 0) {
+        fprintf(stderr, "shmcache-bench: worker shmc_open: %s\n", shmc_strerror(rc));
+        return rc;
+    }
+    *p = c;
+    return 0;
+}
+
+static void sc_proc_fini(void *p)
+{
+    shmc_close(p);
+}
+
+static int sc_worker_init(void *g, void *p, const bench_opts_t *o, void **w)
+{
+    (void)g;
+    (void)o;
+    *w = p;
+    return 0;
+}
+
+static int sc_get(void *w, const char *k, size_t kl, char *buf, size_t cap,
+                  size_t *vlen)
+{
+    int rc = shmc_get(w, k, kl, buf, cap, vlen, NULL);
+    return rc == -ENOENT ? 1 : rc;
+}
+
+static int sc_del(void *w, const char *k, size_t kl)
+{
+    int rc = shmc_delete(w, k, kl);
+    return rc == -ENOENT ? 1 : rc;
+}
+
+static int sc_incr(void *w, const char *k, size_t kl, uint64_t d, uint64_t *res)
+{
+    int rc = shmc_incr(w, k, kl, (int64_t)d, NULL, 0, res);
+    return rc == -ENOENT ? 1 : rc;
+}
+
+static int64_t sc_evictions(void *g)
+{
+    shmc_stats_t st;
+    sc_global_t *x = g;
+
+    if (shmc_stats(x->c, &st) < 0)
+        return -1;
+    return (int64_t)st.evictions;
+}
+
+const backend_t backend_shmcache = {
+    .name = "shmcache",
+    .shared = 1,
+    .global_init = sc_global_init,
+    .preload = sc_preload,
+    .global_fini = sc_global_fini,
+    .proc_init = sc_proc_init,
+    .proc_fini = sc_proc_fini,
+    .worker_init = sc_worker_init,
+    .get = sc_get,
+    .set = sc_set,
+    .del = sc_del,
+    .incr = sc_incr,
+    .evictions = sc_evictions,
+};

@@ -1,0 +1,352 @@
+/*
+ * shmcache.h - a cache shared by the processes of one machine, in one POSIX
+ * shared-memory segment, with no server in between.
+ *
+ * OVERVIEW
+ *
+ *   A segment holds a fixed-size open-addressing hash index and the memory
+ *   for keys and values. Any process that can open the segment attaches to it
+ *   (shmc_open) and gets, sets and invalidates the same entries as every
+ *   other attached process. Reads take no lock: each index slot carries a
+ *   sequence counter and a reader copies the entry out, then checks that the
+ *   counter did not move. Writers take one of a few robust, process-shared
+ *   mutexes ("stripes"); a bucket of the index and its part of item memory
+ *   belong to exactly one stripe.
+ *
+ * GUARANTEES
+ *
+ *   1. A process may die at any instruction (SIGKILL included). The next
+ *      process that needs the same stripe recovers it within milliseconds;
+ *      recovery drops at most the entries of that stripe, never the cache.
+ *   2. A get takes no lock and writes nothing that other processes read on
+ *      the common path (it sets an entry's reference bit once per eviction
+ *      cycle, which is how CLOCK eviction learns what is hot).
+ *   3. A get returns a value that some set stored whole for that exact key,
+ *      and never one that a completed delete, clear or invalidation removed
+ *      (per-key linearizability).
+ *   4. Entries never move between index slots while live.
+ *   5. A segment is untrusted input at attach: magic, layout version, a
+ *      fingerprint of the shared layout, geometry, size, owner and mode are
+ *      checked before anything inside it is used, and every offset read from
+ *      it is bounds-checked before use.
+ *   6. Memory is fixed at creation; a set of a value within max_value_len
+ *      makes room by evicting, it never fails for want of memory.
+ *
+ * ERRORS
+ *
+ *   Every function that can fail returns 0 (or a count >= 0) on success and
+ *   a negative errno value on failure; shmc_strerror() gives the text. A call
+ *   that fails changes nothing, unless its description says otherwise.
+ *
+ *   -ENOENT   miss: absent, expired, cleared or invalidated
+ *   -EEXIST   add: a live entry exists; open: SHMC_EXCL and the name exists
+ *   -ESTALE   cas: the entry changed since it was read
+ *   -E2BIG    key longer than max_key_len or value longer than max_value_len
+ *   -ENOBUFS  get: the caller's buffer is too small (*vlen says how much)
+ *   -EINVAL   bad argument (NULL, empty key, bad name, bad geometry, ...)
+ *   -ENOSPC   no room even after eviction; at creation, /dev/shm is full
+ *   -EBADMSG  not a shmcache segment, truncated, or its header is corrupt
+ *   -EPROTO   a shmcache segment of another layout version or build
+ *   -EACCES   permission: another user's segment, or a wider mode than allowed
+ *   -EROFS    a write through a handle opened with SHMC_RDONLY
+ *   -EDEADLK  a stripe lock could not be taken within SHMC_LOCK_TIMEOUT_MS
+ *             (a live process is stuck holding it, or the segment is corrupt)
+ *   -EBUSY    a read-only handle kept meeting a writer in progress
+ *
+ * CAVEATS
+ *
+ *   - fork(): a handle opened before fork() may be used in the child; the
+ *     child registers itself as a new process on its first call. Do not call
+ *     shmc_close() on the same handle in both parent and child concurrently
+ *     with other threads of the child using it.
+ *   - Every process that can write the segment is trusted: it can change any
+ *     entry. The checks at attach protect a process from a corrupt or foreign
+ *     segment, not from a hostile writer (docs/SECURITY.md).
+ *   - Never shrink the shared-memory object (ftruncate) while it is attached:
+ *     every process that touches the missing pages gets SIGBUS.
+ *   - The mapping is kept for the handle's life; a process that is killed
+ *     while holding a stripe lock is recovered because its mapping was still
+ *     present when it died.
+ *   - Time is CLOCK_MONOTONIC: entries expire by elapsed time, whatever the
+ *     wall clock does, and a segment does not survive a reboot anyway.
+ */
+#ifndef SHMCACHE_H
+#define SHMCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMC_VERSION_MAJOR 0
+#define SHMC_VERSION_MINOR 1
+#define SHMC_VERSION_PATCH 0
+#define SHMC_VERSION_STRING "0.1.0"
+
+/* Flags of shmc_open(). */
+#define SHMC_CREATE    0x01u  /* create the segment when it does not exist */
+#define SHMC_EXCL      0x02u  /* with SHMC_CREATE: -EEXIST when it exists */
+#define SHMC_RDONLY    0x04u  /* map read-only: get, iterate, stats, check */
+#define SHMC_ANY_OWNER 0x08u  /* accept a segment owned by another user */
+
+/* Hard limits of the format. */
+#define SHMC_KEY_MAX        65535u       /* max_key_len may not exceed this */
+#define SHMC_VALUE_MAX      (1u << 30)   /* max_value_len may not exceed this */
+#define SHMC_CAPACITY_MAX   (1ull << 31) /* entries */
+#define SHMC_STRIPES_MAX    1024u
+#define SHMC_NAME_MAX       200u         /* bytes of a name, without the '/' */
+#define SHMC_LOCK_TIMEOUT_MS 2000u       /* longest wait for a stripe lock */
+
+typedef struct shmc shmc_t; /* process-local handle; thread-safe */
+
+typedef struct shmc_config {
+    uint64_t capacity;      /* entries the index holds; default 65536; rounded
+                               up to a power of two, at least 8 */
+    uint64_t memory;        /* bytes for items (keys + values + headers);
+                               default capacity * 256 */
+    uint32_t max_key_len;   /* default 250 */
+    uint32_t max_value_len; /* default 1 MiB */
+    uint32_t stripes;       /* lock stripes; 0 = choose; a power of two */
+    uint32_t mode;          /* create: permission bits, default 0600;
+                               attach: the widest mode accepted (default 0600,
+                               or the mode given here) */
+} shmc_config_t;
+
+typedef struct shmc_item_info {
+    uint64_t cas;     /* changes on every write of the entry */
+    uint32_t flags;   /* opaque user flags stored with the value */
+    int64_t  ttl_ms;  /* ms left before expiry; -1 = never expires */
+    uint8_t  stale;   /* 1 when returned by shmc_get_stale for an
+                         expired/invalidated entry */
+} shmc_item_info_t;
+
+/* One live entry as shmc_iterate() hands it out. key is a process-local
+ * copy, valid only during the callback. */
+typedef struct shmc_entry {
+    const void *key;
+    size_t   klen;
+    size_t   vlen;
+    uint32_t flags;
+    int64_t  ttl_ms;  /* -1 = never expires */
+    uint64_t cas;
+    uint32_t state;   /* SHMC_ENTRY_* bits */
+} shmc_entry_t;
+
+#define SHMC_ENTRY_FETCHED 0x1u /* read at least once since it was written */
+
+/* Statistics, memcached's names where memcached has them. Counters are sums
+ * over stripes (writes) and processes (reads) taken without a global lock:
+ * each is exact, but two counters may be a few operations apart. */
+typedef struct shmc_stats {
+    /* geometry and memory */
+    uint64_t capacity;          /* slots of the index */
+    uint64_t limit_maxbytes;    /* bytes of item memory */
+    uint64_t bytes;             /* bytes used by current items */
+    uint64_t curr_items;        /* entries present (expired ones until reclaimed) */
+    uint64_t total_items;       /* entries stored since creation */
+    uint32_t stripes;
+    uint32_t max_key_len;
+    uint32_t max_value_len;
+    uint32_t attached_processes;/* handles attached now (live processes) */
+    uint64_t uptime_ms;         /* since creation */
+    uint64_t generation;        /* number of shmc_clear() calls */
+    /* reads (per-process counters, summed) */
+    uint64_t cmd_get;
+    uint64_t get_hits;
+    uint64_t get_misses;        /* all misses, including the two below */
+    uint64_t get_expired;       /* misses on an entry that had expired */
+    uint64_t get_flushed;       /* misses on an entry removed by clear */
+    uint64_t get_locked;        /* gets that fell back to the stripe lock */
+    /* writes (per-stripe counters, summed) */
+    uint64_t cmd_set;           /* set, add, replace, cas, incr stores */
+    uint64_t cmd_touch;
+    uint64_t touch_hits;
+    uint64_t touch_misses;
+    uint64_t delete_hits;
+    uint64_t delete_misses;
+    uint64_t incr_hits;
+    uint64_t incr_misses;
+    uint64_t cas_hits;
+    uint64_t cas_misses;
+    uint64_t cas_badval;
+    uint64_t evictions;         /* live entries removed to make room */
+    uint64_t reclaimed;         /* expired/cleared entries whose room was reused */
+    uint64_t expired_unfetched; /* reclaimed expired entries never read */
+    uint64_t evicted_unfetched; /* evicted entries never read */
+    uint64_t lock_recoveries;   /* stripe locks taken over from a dead process */
+    uint64_t recovered_lost;    /* entries dropped by those recoveries */
+    /* invalidation strategies (see shmc_get_or_lease and friends) */
+    uint64_t lease_grants;
+    uint64_t lease_rejects;     /* leased sets refused as stale */
+    uint64_t lease_waits;       /* callers told another process holds the lease */
+    uint64_t stale_hits;        /* shmc_get_stale answered with a stale value */
+    uint64_t tag_invalidations;
+} shmc_stats_t;
+
+/* Fill *cfg with the defaults. Never fails. */
+void shmc_config_init(shmc_config_t *cfg);
+
+/*
+ * Open the segment called name ("/name" or "name": 1..SHMC_NAME_MAX bytes of
+ * printable ASCII, no other '/', not "." or "..").
+ *
+ * With SHMC_CREATE a missing segment is created from cfg (NULL: defaults):
+ * it is built and checked under a private name and linked in under its real
+ * name only when complete, so no process ever attaches to a half-built
+ * segment, and processes racing to create the same name end up sharing one.
+ * Its memory is reserved with posix_fallocate: a full /dev/shm fails here
+ * with -ENOSPC rather than with SIGBUS later. An existing segment is
+ * attached and its geometry taken from it; cfg then only gives the widest
+ * mode accepted.
+ *
+ * Errors: -EINVAL (bad name, flags or geometry), -ENOENT (absent, no
+ * SHMC_CREATE), -EEXIST (SHMC_EXCL), -EBADMSG, -EPROTO, -EACCES, -ENOSPC,
+ * -ENOMEM, or the errno of a failing system call.
+ * Thread-safe. Blocks only while another process finishes creating.
+ */
+int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg,
+              shmc_t **out);
+
+/* Detach and free the handle. Entries stay in the segment. NULL is a no-op.
+ * No other thread may use the handle during or after the call. */
+void shmc_close(shmc_t *c);
+
+/* Remove the name; processes attached keep their mapping until they close.
+ * Errors: -EINVAL (bad name), -ENOENT, -EACCES. */
+int shmc_unlink(const char *name);
+
+/*
+ * Copy the value of key into buf (cap bytes) and its length into *vlen.
+ * Lock-free: a bounded number of optimistic attempts, then the stripe lock.
+ * Returns 0 on a hit; -ENOENT on a miss (absent, expired, cleared,
+ * invalidated); -ENOBUFS when cap < length (*vlen is set, buf may hold
+ * garbage); -EINVAL (NULL c/key/vlen, buf NULL with cap > 0, empty key);
+ * -E2BIG (key too long); -EDEADLK; -EBUSY (read-only handle only).
+ * info may be NULL. Thread-safe; never blocks longer than the lock timeout.
+ */
+int shmc_get(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
+             size_t *vlen, shmc_item_info_t *info);
+
+/*
+ * Store val under key. ttl_ms: 0 = never expires. flags are kept opaque.
+ * Makes room by evicting the coldest entries of the key's probe set and of
+ * its stripe's item memory. On return every process sees the new value.
+ * Errors: -EINVAL, -E2BIG (key or value over the segment's limits), -EROFS,
+ * -EDEADLK, -ENOSPC (cannot happen with a consistent segment). Thread-safe.
+ */
+int shmc_set(shmc_t *c, const void *key, size_t klen, const void *val,
+             size_t vlen, uint64_t ttl_ms, uint32_t flags);
+
+/* As shmc_set, only when no live entry exists; else -EEXIST. */
+int shmc_add(shmc_t *c, const void *key, size_t klen, const void *val,
+             size_t vlen, uint64_t ttl_ms, uint32_t flags);
+
+/* As shmc_set, only when a live entry exists; else -ENOENT. */
+int shmc_replace(shmc_t *c, const void *key, size_t klen, const void *val,
+                 size_t vlen, uint64_t ttl_ms, uint32_t flags);
+
+/* As shmc_set, only when the live entry's CAS is cas: -ENOENT when it is
+ * gone, -ESTALE when it changed since it was read. */
+int shmc_cas(shmc_t *c, const void *key, size_t klen, const void *val,
+             size_t vlen, uint64_t ttl_ms, uint32_t flags, uint64_t cas);
+
+/*
+ * Add delta to the unsigned 64-bit decimal number stored under key
+ * (memcached semantics: wraps on increment, floors at 0 on decrement; the
+ * entry keeps its flags and expiry). When the key is missing: -ENOENT if
+ * initial is NULL, else the entry is created holding *initial (delta not
+ * applied) with ttl_ms and flags 0. *result (may be NULL) gets the value now
+ * stored. -EINVAL when the stored value is not a number of at most 20
+ * digits or does not fit in 64 bits.
+ */
+int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta,
+              const uint64_t *initial, uint64_t ttl_ms, uint64_t *result);
+
+/* Give a live entry a new ttl (0 = never expires). -ENOENT when missing. */
+int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms);
+
+/* Remove key. 0 when an entry was removed, -ENOENT when there was none
+ * (harmless). After it returns no process gets the old value. */
+int shmc_delete(shmc_t *c, const void *key, size_t klen);
+
+/* Invalidate every entry at once, in O(1), for all processes: one atomic
+ * increment of the segment's generation. Memory is reclaimed lazily. */
+int shmc_clear(shmc_t *c);
+
+/* Reclaim the slots and memory of expired and cleared entries, one stripe at
+ * a time. Returns how many entries were reclaimed, or a negative error. */
+int64_t shmc_flush_expired(shmc_t *c);
+
+/* Fill *st. Thread-safe, lock-free, works on read-only handles. */
+int shmc_stats(shmc_t *c, shmc_stats_t *st);
+
+/*
+ * Call fn for every live entry, as a consistent copy of its metadata (one
+ * stripe's slots at a time; entries written during the walk may or may not
+ * be seen). fn returning non-zero stops the walk and that value is returned.
+ * fn may call other shmc_* functions on the same handle.
+ */
+int shmc_iterate(shmc_t *c, int (*fn)(const shmc_entry_t *e, void *arg),
+                 void *arg);
+
+/* Text for a value returned by any shmc_* function (negative or positive
+ * errno). Never NULL; the string is static. */
+const char *shmc_strerror(int err);
+
+/* ---- Inspection (for shmcache-tool and monitoring) --------------------- */
+
+typedef struct shmc_info {
+    uint32_t layout_version;
+    uint32_t slots_per_bucket;
+    uint64_t buckets;
+    uint64_t capacity;
+    uint64_t memory;            /* item memory */
+    uint64_t segment_size;      /* bytes of the whole object */
+    uint32_t stripes;
+    uint32_t max_key_len;
+    uint32_t max_value_len;
+    uint32_t mode;
+    uint32_t owner_uid;
+    uint32_t proc_slots;        /* rows of the process table */
+    uint64_t created_unix_ms;   /* wall clock at creation */
+    uint64_t used_slots;        /* occupied index slots (live or not yet reclaimed) */
+} shmc_info_t;
+
+/* Geometry and fill of the segment. Lock-free. */
+int shmc_info(shmc_t *c, shmc_info_t *info);
+
+typedef struct shmc_proc_info {
+    uint32_t pid;
+    uint8_t  alive;          /* the kernel still holds the process's lock */
+    uint8_t  self;           /* this process */
+    uint32_t rows;           /* rows (threads) it used */
+    uint64_t cmd_get;
+    uint64_t get_hits;
+    uint64_t get_misses;
+} shmc_proc_info_t;
+
+/* Call fn for each process that has a row in the process table (alive, or
+ * dead and not yet folded into the totals). Liveness comes from an
+ * open-file-description lock the kernel drops when the process dies, not
+ * from the pid. */
+int shmc_procs(shmc_t *c, int (*fn)(const shmc_proc_info_t *p, void *arg),
+               void *arg);
+
+/* Verify the whole structure (header, every slot, every item reference,
+ * every stripe's item log, counters) without changing anything; each stripe
+ * is checked under its lock on a writable handle. fn (may be NULL) is called
+ * with one line of text per problem. Returns the number of problems found. */
+int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg),
+                   void *arg);
+
+/* Whether the object at path (e.g. "/dev/shm/x") begins with a shmcache
+ * header; fills *info from the header alone when it does. 1 yes, 0 no,
+ * negative errno when it cannot be read. Used by `shmcache-tool list`. */
+int shmc_probe(const char *path, shmc_info_t *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMCACHE_H */

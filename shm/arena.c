@@ -1,0 +1,158 @@
+/*
+ * arena.c - item memory: one circular log per stripe.
+ *
+ * Invariant (DESIGN invariant 6): a set of an item that fits a stripe's
+ * memory always finds room, and dead bytes never block it. Items are
+ * appended at `head`; when the log is full the item at `tail` is looked at:
+ * dead (its slot no longer points back: deleted, replaced, evicted) it is
+ * simply passed over; expired or cleared, its slot is reclaimed; live and
+ * referenced since it was last passed (CLOCK bit), it is copied to the head
+ * once (second chance); live and cold, it is evicted. So the log compacts
+ * itself as it turns, and eviction order approximates LRU.
+ *
+ *   not wrapped (wrap_end == 0):  |free| tail ... items ... head |  free  |
+ *   wrapped:                      | items  head | free | tail ... wrap_end |
+ *
+ * An item is live exactly when slot[item.slot].item points at it. Moving an
+ * item (second chance) rewrites that slot inside its seqlock, so a reader
+ * copying from the old place sees the sequence move and retries; the old
+ * bytes are overwritten only by a later allocation, after that.
+ */
+#include "internal.h"
+
+void shm_arena_reset_locked(shmc_t *c, uint32_t stripe)
+{
+    struct shm_stripe *st = &c->stripes[stripe];
+    ST(&st->head, 0);
+    ST(&st->tail, 0);
+    ST(&st->wrap_end, 0);
+    ST(&st->used, 0);
+}
+
+static struct shm_item *item_at(shmc_t *c, uint64_t off)
+{
+    return (struct shm_item *)(void *)(c->base + off);
+}
+
+/* The slot index that owns the item at absolute offset off, or -1 when the
+ * item is dead. Bounds-checked: a corrupt item is reported as -2. */
+static int64_t item_owner(shmc_t *c, uint32_t stripe, uint64_t off, uint64_t size)
+{
+    struct shm_item *it = item_at(c, off);
+    uint32_t slot = LD(&it->slot);
+    if (slot == ITEM_PAD_SLOT)
+        return -1;
+    if (slot >= c->nslots)
+        return -2;
+    if (shm_stripe_of_bucket(c, slot / SHMC_SLOTS_PER_BUCKET) != stripe)
+        return -2;
+    struct shm_slot *s = shm_slot_at(c, slot);
+    if (LD(&s->item) != off)
+        return -1;
+    if (shm_slot_item_size(s) != size)
+        return -2;
+    return slot;
+}
+
+/* Deal with the item at the tail: pass over, reclaim, move or evict it.
+ * Returns false when the log is inconsistent (then it has been wiped). */
+static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsigned *reinserts)
+{
+    struct shm_stripe *st = &c->stripes[stripe];
+    uint64_t base = shm_arena_base(c, stripe);
+    uint64_t tail = LD(&st->tail), head = LD(&st->head), wrap_end = LD(&st->wrap_end);
+    uint64_t limit = wrap_end ? wrap_end : head;
+    if (tail >= limit) {
+        if (!wrap_end)
+            return false;
+        ST(&st->tail, 0);
+        ST(&st->wrap_end, 0);
+        return true;
+    }
+    uint32_t size = LD(&item_at(c, base + tail)->size);
+    if (size < sizeof(struct shm_item) || size % SHMC_ITEM_ALIGN || tail + size > limit) {
+        shm_wipe_stripe_locked(c, stripe);
+        return false;
+    }
+    int64_t owner = item_owner(c, stripe, base + tail, size);
+    if (owner == -2) {
+        shm_wipe_stripe_locked(c, stripe);
+        return false;
+    }
+    if (owner >= 0) {
+        uint64_t idx = (uint64_t)owner;
+        struct shm_slot *s = shm_slot_at(c, idx);
+        a8 *hot = &c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET];
+        uint8_t hv = LD(hot);
+        if (!shm_slot_live_locked(c, s, gen)) {
+            shm_drop_slot_locked(c, idx, DROP_RECLAIM);
+        } else if ((hv & HOT_REF) && *reinserts > 0 && wrap_end && tail - head >= size) {
+            /* Second chance: copy to the head, repoint the slot. */
+            (*reinserts)--;
+            atomic_thread_fence(memory_order_release);
+            shm_copy_within(c->base + base + head, c->base + base + tail, size);
+            uint32_t seq = LD(&s->seq);
+            ST(&s->seq, seq + 1);
+            atomic_thread_fence(memory_order_release);
+            ST(&s->item, base + head);
+            atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+            ST(hot, (uint8_t)(hv & ~HOT_REF));
+            ST(&st->head, head + size);
+        } else {
+            shm_drop_slot_locked(c, idx, DROP_EVICT);
+        }
+    }
+    tail += size;
+    if (wrap_end && tail >= wrap_end) {
+        ST(&st->tail, 0);
+        ST(&st->wrap_end, 0);
+    } else {
+        ST(&st->tail, tail);
+    }
+    return true;
+}
+
+int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen)
+{
+    struct shm_stripe *st = &c->stripes[stripe];
+    uint64_t cap = c->stripe_bytes;
+    uint64_t base = shm_arena_base(c, stripe);
+    unsigned reinserts = SHMC_REINSERT_MAX;
+    if (size > cap)
+        return -1;
+    /* Each turn allocates, wraps once, or advances the tail by at least one
+     * item: bounded by the number of items in the stripe. */
+    for (uint64_t turn = 0; turn < 4 * cap / sizeof(struct shm_item) + 4; turn++) {
+        uint64_t head = LD(&st->head), tail = LD(&st->tail), wrap_end = LD(&st->wrap_end);
+        if (!wrap_end) {
+            if (head == tail && head != 0) { /* empty: start over */
+                ST(&st->head, 0);
+                ST(&st->tail, 0);
+                continue;
+            }
+            if (cap - head >= size) {
+                ST(&st->head, head + size);
+                return (int64_t)(base + head);
+            }
+            /* Not enough at the end: wrap. [head, cap) stays unused until
+             * the tail gets there. */
+            if (tail == head) { /* empty and at 0 cannot happen: size <= cap */
+                ST(&st->head, 0);
+                ST(&st->tail, 0);
+                continue;
+            }
+            ST(&st->wrap_end, head);
+            ST(&st->head, 0);
+            continue;
+        }
+        if (tail - head >= size) {
+            ST(&st->head, head + size);
+            return (int64_t)(base + head);
+        }
+        if (!advance_tail_locked(c, stripe, gen, &reinserts))
+            continue; /* wiped or unwrapped: look again */
+    }
+    shm_wipe_stripe_locked(c, stripe);
+    ST(&st->head, size);
+    return (int64_t)base;
+}

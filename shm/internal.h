@@ -1,0 +1,139 @@
+/*
+ * internal.h - the process-local handle and the functions the library's
+ * files share. Nothing here is part of the public API.
+ *
+ * Naming: a function whose name ends in _locked expects the caller to hold
+ * the stripe lock of the stripe it works on.
+ */
+#ifndef SHMC_INTERNAL_H
+#define SHMC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "shmcache.h"
+#include "layout.h"
+
+#define SHMC_READ_RETRIES   64    /* optimistic attempts before the lock */
+#define SHMC_REINSERT_MAX   8     /* second-chance copies per allocation */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() atomic_signal_fence(memory_order_seq_cst)
+#endif
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+struct shmc {
+    uint64_t id;                  /* unique in the process, never reused */
+    unsigned flags;
+    int      fd;
+    char     name[SHMC_NAME_MAX + 2];
+
+    /* The mapping and what the validated header said, copied once so that
+     * a later scribble on the header cannot move our bounds. */
+    uint8_t            *base;
+    uint64_t            size;
+    struct shm_header  *hdr;
+    struct shm_stripe  *stripes;
+    struct shm_proc    *procs;
+    struct shm_bucket  *buckets;
+    uint64_t nbuckets, bucket_mask, nslots;
+    uint32_t nstripes, stripe_mask;
+    uint64_t arena_off, stripe_bytes, memory;
+    uint32_t max_key, max_val, proc_slots;
+    uint64_t seed;
+
+    /* Process table bookkeeping (procs.c), under mu. */
+    void    *mu;                  /* pthread_mutex_t *, process-local */
+    uint64_t fork_gen;            /* g_fork_gen when rows were claimed */
+    int32_t  primary_row;         /* -1: none */
+    uint8_t *owned;               /* bitmap: rows this handle holds */
+    int32_t *parked;              /* rows of exited threads, reusable */
+    uint32_t nparked;
+    struct shm_proc local;        /* counters when no row can be owned */
+};
+
+/* ---- hash.c */
+uint64_t shm_hash(const void *key, size_t len, uint64_t seed);
+
+/* Where a key lives: its two buckets (same stripe), stripe and tag. */
+struct keyloc {
+    uint64_t h;
+    uint64_t b[2];
+    int      nb;
+    uint32_t tag;
+    uint32_t stripe;
+};
+void shm_locate(const shmc_t *c, const void *key, size_t klen, struct keyloc *kl);
+
+/* ---- clock.c */
+uint64_t shm_now_ms(void);          /* CLOCK_MONOTONIC, exact */
+uint64_t shm_wall_ms(void);
+bool     shm_expired(uint64_t expiry); /* exact at the boundary, cheap elsewhere */
+uint64_t shm_expiry_from_ttl(uint64_t ttl_ms);
+int64_t  shm_ttl_left(uint64_t expiry);
+
+/* ---- copy.c: byte copies in and out of the segment as atomic words */
+void shm_copy_out(void *dst, const uint8_t *src, size_t n);
+void shm_copy_in(uint8_t *dst, const void *src, size_t n);
+void shm_copy_within(uint8_t *dst, const uint8_t *src, size_t n);
+bool shm_equal(const uint8_t *shared, const void *mem, size_t n);
+
+/* ---- segment.c */
+int  shm_validate_name(const char *name, char *path, size_t pathsz, char *canon, size_t canonsz);
+uint64_t shm_fingerprint(void);
+
+/* ---- lock.c */
+int  shm_lock(shmc_t *c, uint32_t stripe);
+void shm_unlock(shmc_t *c, uint32_t stripe);
+void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe);
+
+/* ---- procs.c */
+int  shm_procs_attach(shmc_t *c);
+void shm_procs_detach(shmc_t *c);
+/* The counters the calling thread updates; *shared says whether other
+ * threads update the same counters (then they need atomic adds). */
+struct shm_proc *shm_row(shmc_t *c, bool *shared);
+uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum);
+
+/* ---- index.c: slots */
+static inline struct shm_slot *shm_slot_at(const shmc_t *c, uint64_t idx)
+{
+    return &c->buckets[idx / SHMC_SLOTS_PER_BUCKET].slot[idx % SHMC_SLOTS_PER_BUCKET];
+}
+static inline uint32_t shm_stripe_of_bucket(const shmc_t *c, uint64_t b)
+{
+    return (uint32_t)(b & c->stripe_mask);
+}
+uint64_t shm_slot_item_size(struct shm_slot *s);
+bool shm_slot_live_locked(const shmc_t *c, struct shm_slot *s, uint32_t gen);
+int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
+int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen);
+enum shm_drop { DROP_DELETE, DROP_EVICT, DROP_RECLAIM, DROP_LOST };
+void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why);
+void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen);
+
+/* ---- arena.c */
+int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen);
+void shm_arena_reset_locked(shmc_t *c, uint32_t stripe);
+static inline uint64_t shm_arena_base(const shmc_t *c, uint32_t stripe)
+{
+    return c->arena_off + (uint64_t)stripe * c->stripe_bytes;
+}
+
+static inline uint32_t shm_gen(const shmc_t *c)
+{
+    /* Acquire: a clear that returned before this load is seen (pairs with
+     * the seq_cst increment in shmc_clear). */
+    return (uint32_t)atomic_load_explicit(&c->hdr->generation, memory_order_acquire);
+}
+
+static inline bool shm_writable(const shmc_t *c) { return !(c->flags & SHMC_RDONLY); }
+
+int shm_check_key(const shmc_t *c, const void *key, size_t klen);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * maint.c - whole-cache operations: clear, flush_expired, iterate, stats.
+ *
+ * Invariant: clear is O(1) and immediate for every process: one atomic
+ * increment of the segment's generation; entries of older generations are
+ * dead to every reader from that instant and their room is reused lazily.
+ * Walks (flush_expired, iterate) take one stripe at a time, so they never
+ * hold more than one lock and never stall the whole cache.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+int shmc_clear(shmc_t *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (!shm_writable(c))
+        return -EROFS;
+    /* seq_cst: readers that start after this returns load the new value
+     * (their acquire load in shm_gen); pairs with it. */
+    atomic_fetch_add(&c->hdr->generation, 1);
+    return 0;
+}
+
+int64_t shmc_flush_expired(shmc_t *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (!shm_writable(c))
+        return -EROFS;
+    int64_t n = 0;
+    for (uint32_t s = 0; s < c->nstripes; s++) {
+        int r = shm_lock(c, s);
+        if (r)
+            return r;
+        uint32_t gen = shm_gen(c);
+        shm_sync_gen_locked(c, s, gen);
+        struct shm_stripe *st = &c->stripes[s];
+        ST(&st->dirty, 1);
+        for (uint64_t b = s; b < c->nbuckets; b += c->nstripes) {
+            for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+                struct shm_slot *sl = &c->buckets[b].slot[i];
+                if (!LD(&sl->item))
+                    continue;
+                bool dead = LD(&sl->gen) != gen || shm_expired(LD(&sl->expiry));
+                if (dead) {
+                    shm_drop_slot_locked(c, b * SHMC_SLOTS_PER_BUCKET + i, DROP_RECLAIM);
+                    n++;
+                }
+            }
+        }
+        ST(&st->dirty, 0);
+        shm_unlock(c, s);
+    }
+    return n;
+}
+
+/* Copy slot idx's metadata and key consistently. 1 live, 0 not, <0 error. */
+static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, uint8_t *kbuf, shmc_entry_t *e)
+{
+    struct shm_slot *s = shm_slot_at(c, idx);
+    for (unsigned attempt = 0; attempt < SHMC_READ_RETRIES * 16; attempt++) {
+        uint32_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (s1 & 1) {
+            cpu_relax();
+            continue;
+        }
+        uint64_t item = LD(&s->item);
+        uint32_t klen = LD(&s->klen), vlen = LD(&s->vlen);
+        uint8_t ntags = LD(&s->ntags), state = LD(&s->state);
+        uint64_t expiry = LD(&s->expiry);
+        bool live = item && LD(&s->gen) == gen && !(state & SLOT_STALE);
+        bool sane = item >= c->arena_off && klen && klen <= c->max_key &&
+                    item + shm_item_size(klen, vlen, ntags) <= c->arena_off + c->memory;
+        if (live && sane) {
+            shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen);
+            e->klen = klen;
+            e->vlen = vlen;
+            e->flags = LD(&s->flags);
+            e->cas = LD(&s->cas);
+            e->ttl_ms = expiry ? shm_ttl_left(expiry) : -1;
+            uint8_t hot = LD(&c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET]);
+            e->state = (hot & HOT_FETCHED) ? SHMC_ENTRY_FETCHED : 0;
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (LD(&s->seq) != s1)
+            continue;
+        if (!live)
+            return 0;
+        if (!sane)
+            return -EBADMSG;
+        return expiry && shm_expired(expiry) ? 0 : 1;
+    }
+    return -EBUSY;
+}
+
+int shmc_iterate(shmc_t *c, int (*fn)(const shmc_entry_t *e, void *arg), void *arg)
+{
+    if (!c || !fn)
+        return -EINVAL;
+    uint8_t *kbuf = malloc(c->max_key + 8);
+    if (!kbuf)
+        return -ENOMEM;
+    int ret = 0;
+    uint32_t gen = shm_gen(c);
+    for (uint32_t s = 0; s < c->nstripes && !ret; s++) {
+        for (uint64_t b = s; b < c->nbuckets && !ret; b += c->nstripes) {
+            for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET && !ret; i++) {
+                shmc_entry_t e;
+                memset(&e, 0, sizeof(e));
+                int r = snap_entry(c, b * SHMC_SLOTS_PER_BUCKET + i, gen, kbuf, &e);
+                if (r == 1) {
+                    e.key = kbuf;
+                    ret = fn(&e, arg);
+                } else if (r == -EBUSY && shm_writable(c)) {
+                    /* A writer kept the slot busy: read it under the lock. */
+                    int lr = shm_lock(c, s);
+                    if (lr) {
+                        ret = lr;
+                        break;
+                    }
+                    r = snap_entry(c, b * SHMC_SLOTS_PER_BUCKET + i, gen, kbuf, &e);
+                    shm_unlock(c, s);
+                    if (r == 1) {
+                        e.key = kbuf;
+                        ret = fn(&e, arg);
+                    }
+                }
+            }
+        }
+    }
+    free(kbuf);
+    return ret;
+}
+
+int shmc_stats(shmc_t *c, shmc_stats_t *o)
+{
+    if (!c || !o)
+        return -EINVAL;
+    memset(o, 0, sizeof(*o));
+    uint64_t gen = atomic_load_explicit(&c->hdr->generation, memory_order_acquire);
+    for (uint32_t s = 0; s < c->nstripes; s++) {
+        struct shm_wstats *w = &c->stripes[s].st;
+        /* Counts of a stripe not written since the last clear are dead. */
+        if (LD(&c->stripes[s].count_gen) == (uint32_t)gen) {
+            o->curr_items += LD(&w->curr_items);
+            o->bytes += LD(&w->bytes);
+        }
+        o->total_items += LD(&w->total_items);
+        o->cmd_set += LD(&w->cmd_set);
+        o->cmd_touch += LD(&w->cmd_touch);
+        o->touch_hits += LD(&w->touch_hits);
+        o->touch_misses += LD(&w->touch_misses);
+        o->delete_hits += LD(&w->delete_hits);
+        o->delete_misses += LD(&w->delete_misses);
+        o->incr_hits += LD(&w->incr_hits);
+        o->incr_misses += LD(&w->incr_misses);
+        o->cas_hits += LD(&w->cas_hits);
+        o->cas_misses += LD(&w->cas_misses);
+        o->cas_badval += LD(&w->cas_badval);
+        o->evictions += LD(&w->evictions);
+        o->reclaimed += LD(&w->reclaimed);
+        o->expired_unfetched += LD(&w->expired_unfetched);
+        o->evicted_unfetched += LD(&w->evicted_unfetched);
+        o->lock_recoveries += LD(&w->lock_recoveries);
+        o->recovered_lost += LD(&w->recovered_lost);
+        o->lease_grants += LD(&w->lease_grants);
+        o->lease_rejects += LD(&w->lease_rejects);
+    }
+    struct shm_proc sum;
+    o->attached_processes = shm_procs_sum(c, &sum);
+    o->get_hits = LD(&sum.get_hits);
+    o->get_misses = LD(&sum.get_misses);
+    o->cmd_get = LD(&sum.cmd_get);
+    o->get_expired = LD(&sum.get_expired);
+    o->get_flushed = LD(&sum.get_flushed);
+    o->get_locked = LD(&sum.get_locked);
+    o->stale_hits = LD(&sum.stale_hits);
+    o->lease_waits = LD(&sum.lease_waits);
+    o->tag_invalidations = LD(&c->hdr->tag_invalidations);
+    o->capacity = c->nslots;
+    o->limit_maxbytes = c->memory;
+    o->stripes = c->nstripes;
+    o->max_key_len = c->max_key;
+    o->max_value_len = c->max_val;
+    o->generation = gen;
+    uint64_t now = shm_now_ms();
+    o->uptime_ms = now > c->hdr->created_mono_ms ? now - c->hdr->created_mono_ms : 0;
+    return 0;
+}

@@ -1,0 +1,600 @@
+/*
+ * segment.c - creating, attaching, validating and detaching a segment.
+ *
+ * Invariants:
+ *  - A name only ever refers to a fully built segment. A creator builds the
+ *    segment under a private temporary name, reserves all its memory
+ *    (posix_fallocate: a full /dev/shm fails here, not as SIGBUS later),
+ *    writes READY last, and only then link()s it under the real name; link
+ *    fails when the name exists, so racing creators end up sharing one
+ *    segment. A creator killed half-way leaves a temporary object that no
+ *    one attaches to; the next creator removes it (its flock is free).
+ *  - Attach treats the segment as untrusted input: owner, mode and size from
+ *    fstat, then magic, layout version, layout fingerprint, header checksum,
+ *    size and geometry are all checked before any other part is used, and
+ *    the geometry is copied into the handle so later scribbles on the header
+ *    cannot move the bounds every offset is checked against.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SHM_DIR "/dev/shm/"
+#define TMP_PREFIX ".shmc-init-"
+#define PATH_BYTES (sizeof(SHM_DIR) + SHMC_NAME_MAX + 1)
+
+static _Atomic uint64_t g_handle_ids = 1;
+
+void shmc_config_init(shmc_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->capacity = 65536;
+    cfg->memory = 65536ull * 256;
+    cfg->max_key_len = 250;
+    cfg->max_value_len = 1u << 20;
+    cfg->stripes = 0;
+    cfg->mode = 0600;
+}
+
+int shm_validate_name(const char *name, char *path, size_t pathsz, char *canon, size_t canonsz)
+{
+    if (!name)
+        return -EINVAL;
+    if (name[0] == '/')
+        name++;
+    size_t n = strlen(name);
+    if (n == 0 || n > SHMC_NAME_MAX)
+        return -EINVAL;
+    if (!strcmp(name, ".") || !strcmp(name, ".."))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '/')
+            return -EINVAL;
+    }
+    /* Our temporary names are not names users may open. */
+    if (!strncmp(name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1))
+        return -EINVAL;
+    if (path)
+        snprintf(path, pathsz, SHM_DIR "%s", name);
+    if (canon)
+        snprintf(canon, canonsz, "/%s", name);
+    return 0;
+}
+
+/* A fingerprint of everything that must agree between two builds sharing a
+ * segment: layout version, lock size, cache line, struct sizes, byte order. */
+uint64_t shm_fingerprint(void)
+{
+    const uint64_t parts[] = {
+        SHMC_LAYOUT_VERSION, sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
+        SHMC_CACHELINE, sizeof(struct shm_header), sizeof(struct shm_stripe),
+        sizeof(struct shm_proc), sizeof(struct shm_bucket), sizeof(struct shm_slot),
+        sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, 0x0102030405060708ull,
+    };
+    return shm_hash(parts, sizeof(parts), 0x5348434d46505231ull);
+}
+
+static uint64_t header_check(const struct shm_header *h)
+{
+    return shm_hash(h, SHMC_HEADER_CHECKED, 0x48445243484b3031ull);
+}
+
+struct geometry {
+    uint64_t buckets, memory, stripe_bytes;
+    uint32_t stripes, max_key, max_val, mode;
+    uint64_t stripes_off, procs_off, index_off, arena_off, size;
+};
+
+static uint64_t next_pow2(uint64_t v)
+{
+    uint64_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+
+static void place(struct geometry *g)
+{
+    g->stripes_off = SHMC_HEADER_SIZE;
+    g->procs_off = shm_align_up(g->stripes_off + (uint64_t)g->stripes * sizeof(struct shm_stripe), 4096);
+    g->index_off = shm_align_up(g->procs_off + (uint64_t)SHMC_PROC_SLOTS * sizeof(struct shm_proc), 4096);
+    g->arena_off = shm_align_up(g->index_off + g->buckets * sizeof(struct shm_bucket), 4096);
+    g->size = shm_align_up(g->arena_off + g->memory, 4096);
+}
+
+static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
+{
+    shmc_config_t d;
+    shmc_config_init(&d);
+    if (!cfg)
+        cfg = &d;
+    uint64_t cap = cfg->capacity ? cfg->capacity : d.capacity;
+    if (cap > SHMC_CAPACITY_MAX)
+        return -EINVAL;
+    if (cfg->max_key_len == 0 || cfg->max_key_len > SHMC_KEY_MAX)
+        return -EINVAL;
+    if (cfg->max_value_len == 0 || cfg->max_value_len > SHMC_VALUE_MAX)
+        return -EINVAL;
+    if (cfg->mode & ~0777u)
+        return -EINVAL;
+    g->max_key = cfg->max_key_len;
+    g->max_val = cfg->max_value_len;
+    g->mode = cfg->mode ? cfg->mode : 0600;
+    g->buckets = next_pow2((cap + SHMC_SLOTS_PER_BUCKET - 1) / SHMC_SLOTS_PER_BUCKET);
+    uint64_t memory = cfg->memory ? cfg->memory : cap * 256;
+    if (memory > (1ull << 44))
+        return -EINVAL;
+    uint64_t max_item = shm_item_size(g->max_key, g->max_val, SHMC_TAGS_MAX);
+    uint32_t s;
+    if (cfg->stripes) {
+        s = cfg->stripes;
+        if (!is_pow2(s) || s > SHMC_STRIPES_MAX || s > g->buckets)
+            return -EINVAL;
+        if (memory / s < max_item)
+            return -EINVAL; /* a stripe's memory must hold the largest item */
+    } else {
+        /* As many stripes as useful (up to 64) while each stripe's item
+         * memory still holds two of the largest items. */
+        s = 64;
+        while (s > g->buckets)
+            s >>= 1;
+        while (s > 1 && memory / s < 2 * max_item)
+            s >>= 1;
+        if (memory / s < max_item)
+            return -EINVAL;
+    }
+    g->stripes = s;
+    g->stripe_bytes = (memory / s) & ~(uint64_t)(SHMC_CACHELINE - 1);
+    if (g->stripe_bytes < max_item)
+        return -EINVAL;
+    g->memory = g->stripe_bytes * s;
+    place(g);
+    return 0;
+}
+
+static int geometry_from_header(const struct shm_header *h, uint64_t st_size, struct geometry *g)
+{
+    if (h->slots_per_bucket != SHMC_SLOTS_PER_BUCKET || h->proc_slots != SHMC_PROC_SLOTS)
+        return -EBADMSG;
+    if (!is_pow2(h->stripes) || h->stripes > SHMC_STRIPES_MAX)
+        return -EBADMSG;
+    if (!is_pow2(h->buckets) || h->buckets < h->stripes ||
+        h->buckets > SHMC_CAPACITY_MAX / SHMC_SLOTS_PER_BUCKET)
+        return -EBADMSG;
+    if (h->max_key_len == 0 || h->max_key_len > SHMC_KEY_MAX || h->max_value_len == 0 ||
+        h->max_value_len > SHMC_VALUE_MAX)
+        return -EBADMSG;
+    if (h->stripe_bytes % SHMC_CACHELINE || h->stripe_bytes > (1ull << 44) ||
+        h->memory != h->stripe_bytes * h->stripes)
+        return -EBADMSG;
+    if (h->stripe_bytes < shm_item_size(h->max_key_len, h->max_value_len, SHMC_TAGS_MAX))
+        return -EBADMSG;
+    g->buckets = h->buckets;
+    g->stripes = h->stripes;
+    g->memory = h->memory;
+    g->stripe_bytes = h->stripe_bytes;
+    g->max_key = h->max_key_len;
+    g->max_val = h->max_value_len;
+    g->mode = h->mode;
+    place(g);
+    /* Offsets are recomputed, never taken on trust. */
+    if (g->stripes_off != h->stripes_off || g->procs_off != h->procs_off ||
+        g->index_off != h->index_off || g->arena_off != h->arena_off ||
+        g->size != h->segment_size || g->size != st_size)
+        return -EBADMSG;
+    return 0;
+}
+
+static int validate_header(const struct shm_header *h, uint64_t st_size, struct geometry *g)
+{
+    if (st_size < SHMC_HEADER_SIZE)
+        return -EBADMSG;
+    if (memcmp(h->magic, SHMC_MAGIC, 8) != 0)
+        return -EBADMSG;
+    if (h->layout_version != SHMC_LAYOUT_VERSION || h->header_size != SHMC_HEADER_SIZE)
+        return -EPROTO;
+    if (h->fingerprint != shm_fingerprint())
+        return -EPROTO;
+    if (header_check(h) != h->header_check)
+        return -EBADMSG;
+    /* Acquire: everything the creator wrote before READY is visible. */
+    if (atomic_load_explicit(&((struct shm_header *)h)->ready, memory_order_acquire) != SHMC_READY)
+        return -EBADMSG;
+    return geometry_from_header(h, st_size, g);
+}
+
+static void handle_from_geometry(shmc_t *c, const struct geometry *g)
+{
+    c->hdr = (struct shm_header *)(void *)c->base;
+    c->stripes = (struct shm_stripe *)(void *)(c->base + g->stripes_off);
+    c->procs = (struct shm_proc *)(void *)(c->base + g->procs_off);
+    c->buckets = (struct shm_bucket *)(void *)(c->base + g->index_off);
+    c->nbuckets = g->buckets;
+    c->bucket_mask = g->buckets - 1;
+    c->nslots = g->buckets * SHMC_SLOTS_PER_BUCKET;
+    c->nstripes = g->stripes;
+    c->stripe_mask = g->stripes - 1;
+    c->arena_off = g->arena_off;
+    c->stripe_bytes = g->stripe_bytes;
+    c->memory = g->memory;
+    c->max_key = g->max_key;
+    c->max_val = g->max_val;
+    c->proc_slots = SHMC_PROC_SLOTS;
+    c->size = g->size;
+}
+
+static int init_mutex(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int r = pthread_mutexattr_init(&a);
+    if (r)
+        return -r;
+    r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!r)
+        r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!r)
+        r = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return -r;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+            v = 0;
+        close(fd);
+    }
+    return v ^ shm_now_ms() ^ ((uint64_t)getpid() << 32);
+}
+
+/* Build a segment in the fd (already sized and mapped at base). */
+static int build(uint8_t *base, const struct geometry *g)
+{
+    struct shm_header *h = (struct shm_header *)(void *)base;
+    memcpy(h->magic, SHMC_MAGIC, 8);
+    h->layout_version = SHMC_LAYOUT_VERSION;
+    h->header_size = SHMC_HEADER_SIZE;
+    h->fingerprint = shm_fingerprint();
+    h->segment_size = g->size;
+    h->mode = g->mode;
+    h->owner_uid = (uint32_t)geteuid();
+    h->stripes = g->stripes;
+    h->buckets = g->buckets;
+    h->memory = g->memory;
+    h->stripe_bytes = g->stripe_bytes;
+    h->max_key_len = g->max_key;
+    h->max_value_len = g->max_val;
+    h->proc_slots = SHMC_PROC_SLOTS;
+    h->slots_per_bucket = SHMC_SLOTS_PER_BUCKET;
+    h->stripes_off = g->stripes_off;
+    h->procs_off = g->procs_off;
+    h->index_off = g->index_off;
+    h->arena_off = g->arena_off;
+    h->hash_seed = random_seed();
+    h->created_unix_ms = shm_wall_ms();
+    h->created_mono_ms = shm_now_ms();
+    h->header_check = header_check(h);
+    /* fallocate gave zeroed pages: every slot empty, every row free, every
+     * log empty. Only the locks need initialising. */
+    struct shm_stripe *st = (struct shm_stripe *)(void *)(base + g->stripes_off);
+    for (uint32_t i = 0; i < g->stripes; i++) {
+        int r = init_mutex(&st[i].lock);
+        if (r)
+            return r;
+        ST(&st[i].cas_next, 1);
+    }
+    /* Release: publishes everything above to any process that sees READY. */
+    atomic_store_explicit(&h->ready, SHMC_READY, memory_order_release);
+    return 0;
+}
+
+/* Remove temporary objects of creators that died while building. Their
+ * flock is gone with them; a live creator still holds it. */
+static void sweep_orphans(void)
+{
+    DIR *d = opendir(SHM_DIR);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[PATH_BYTES + 64];
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1))
+            continue;
+        snprintf(path, sizeof(path), SHM_DIR "%s", e->d_name);
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat sb;
+        if (fstat(fd, &sb) == 0 && sb.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlink(path);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* Create under a temporary name; on success *fdp and *basep hold the new,
+ * linked segment. -EEXIST when the name appeared meanwhile. */
+static int create_segment(const char *path, const struct geometry *g, int *fdp, uint8_t **basep)
+{
+    char tmp[PATH_BYTES + 64];
+    static _Atomic uint32_t counter;
+    snprintf(tmp, sizeof(tmp), SHM_DIR TMP_PREFIX "%d-%u-%llx", (int)getpid(),
+             atomic_fetch_add(&counter, 1), (unsigned long long)(random_seed() & 0xffffffu));
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    uint8_t *base = MAP_FAILED;
+    if (flock(fd, LOCK_EX) != 0 || fchmod(fd, g->mode) != 0) {
+        r = -errno;
+        goto fail;
+    }
+    /* posix_fallocate returns the error instead of setting errno. */
+    r = posix_fallocate(fd, 0, (off_t)g->size);
+    if (r) {
+        r = (r == EFBIG || r == ENOSPC) ? -ENOSPC : -r;
+        goto fail;
+    }
+    base = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        r = errno == ENOMEM ? -ENOMEM : -errno;
+        goto fail;
+    }
+    r = build(base, g);
+    if (r)
+        goto fail;
+    if (link(tmp, path) != 0) {
+        r = -errno;
+        goto fail;
+    }
+    unlink(tmp);
+    flock(fd, LOCK_UN);
+    *fdp = fd;
+    *basep = base;
+    return 0;
+fail:
+    if (base != MAP_FAILED)
+        munmap(base, g->size);
+    unlink(tmp);
+    close(fd);
+    return r;
+}
+
+/* Attach to an existing segment. -ENOENT when the name does not exist. */
+static int attach_segment(shmc_t *c, const char *path, const shmc_config_t *cfg, struct geometry *g)
+{
+    bool ro = c->flags & SHMC_RDONLY;
+    int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ELOOP ? -EBADMSG : -errno;
+    struct stat sb;
+    int r;
+    if (fstat(fd, &sb) != 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        r = -EBADMSG;
+        goto fail;
+    }
+    if (sb.st_uid != geteuid() && !(c->flags & SHMC_ANY_OWNER)) {
+        r = -EACCES;
+        goto fail;
+    }
+    uint32_t allowed = (cfg && cfg->mode) ? (cfg->mode & 0777u) : 0600u;
+    if ((uint32_t)(sb.st_mode & 0777) & ~allowed) {
+        r = -EACCES;
+        goto fail;
+    }
+    if (sb.st_size < (off_t)SHMC_HEADER_SIZE) {
+        r = -EBADMSG;
+        goto fail;
+    }
+    /* Validate a private copy of the header first: the mapping is only made
+     * once the size it claims is known to match the object. */
+    struct shm_header hcopy;
+    if (pread(fd, &hcopy, sizeof(hcopy), 0) != (ssize_t)sizeof(hcopy)) {
+        r = -EBADMSG;
+        goto fail;
+    }
+    r = validate_header(&hcopy, (uint64_t)sb.st_size, g);
+    if (r)
+        goto fail;
+    uint8_t *base = mmap(NULL, g->size, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        r = -errno;
+        goto fail;
+    }
+    /* The mapped header must still be the header we validated. */
+    if (memcmp(base, &hcopy, SHMC_HEADER_CHECKED + 8) != 0) {
+        munmap(base, g->size);
+        r = -EBADMSG;
+        goto fail;
+    }
+    c->fd = fd;
+    c->base = base;
+    c->seed = hcopy.hash_seed;
+    return 0;
+fail:
+    close(fd);
+    return r;
+}
+
+int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (flags & ~(SHMC_CREATE | SHMC_EXCL | SHMC_RDONLY | SHMC_ANY_OWNER))
+        return -EINVAL;
+    if ((flags & SHMC_EXCL) && !(flags & SHMC_CREATE))
+        return -EINVAL;
+    if ((flags & SHMC_CREATE) && (flags & SHMC_RDONLY))
+        return -EINVAL;
+    char path[PATH_BYTES];
+    shmc_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int r = shm_validate_name(name, path, sizeof(path), c->name, sizeof(c->name));
+    if (r)
+        goto fail;
+    c->flags = flags;
+    c->fd = -1;
+    c->primary_row = -1;
+    struct geometry g;
+    if (flags & SHMC_CREATE) {
+        struct geometry want;
+        r = geometry_from_config(cfg, &want);
+        if (r)
+            goto fail;
+        for (int attempt = 0; attempt < 8; attempt++) {
+            r = attach_segment(c, path, cfg ? cfg : NULL, &g);
+            if (r == 0 && (flags & SHMC_EXCL)) {
+                munmap(c->base, g.size);
+                close(c->fd);
+                c->fd = -1;
+                r = -EEXIST;
+                goto fail;
+            }
+            if (r != -ENOENT)
+                break;
+            /* A creating attacher accepts the mode it creates with. */
+            sweep_orphans();
+            int fd = -1;
+            uint8_t *base = NULL;
+            r = create_segment(path, &want, &fd, &base);
+            if (r == 0) {
+                c->fd = fd;
+                c->base = base;
+                c->seed = ((struct shm_header *)(void *)base)->hash_seed;
+                g = want;
+                break;
+            }
+            if (r != -EEXIST)
+                break;
+            if (flags & SHMC_EXCL)
+                goto fail;
+            /* Someone else linked it first: attach theirs. */
+        }
+        if (r)
+            goto fail;
+    } else {
+        r = attach_segment(c, path, cfg, &g);
+        if (r)
+            goto fail;
+    }
+    handle_from_geometry(c, &g);
+    c->id = atomic_fetch_add(&g_handle_ids, 1);
+    r = shm_procs_attach(c);
+    if (r) {
+        munmap(c->base, c->size);
+        close(c->fd);
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    free(c);
+    return r;
+}
+
+void shmc_close(shmc_t *c)
+{
+    if (!c)
+        return;
+    shm_procs_detach(c);
+    munmap(c->base, c->size);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+int shmc_unlink(const char *name)
+{
+    char path[PATH_BYTES];
+    int r = shm_validate_name(name, path, sizeof(path), NULL, 0);
+    if (r)
+        return r;
+    if (unlink(path) != 0)
+        return errno == EPERM ? -EACCES : -errno;
+    return 0;
+}
+
+int shmc_probe(const char *path, shmc_info_t *info)
+{
+    if (!path)
+        return -EINVAL;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    struct stat sb;
+    struct shm_header h;
+    int r = 0;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= (off_t)sizeof(h) &&
+        pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && memcmp(h.magic, SHMC_MAGIC, 8) == 0) {
+        r = 1;
+        if (info) {
+            memset(info, 0, sizeof(*info));
+            info->layout_version = h.layout_version;
+            info->slots_per_bucket = h.slots_per_bucket;
+            info->buckets = h.buckets;
+            info->capacity = h.buckets * h.slots_per_bucket;
+            info->memory = h.memory;
+            info->segment_size = (uint64_t)sb.st_size;
+            info->stripes = h.stripes;
+            info->max_key_len = h.max_key_len;
+            info->max_value_len = h.max_value_len;
+            info->mode = (uint32_t)(sb.st_mode & 0777);
+            info->owner_uid = (uint32_t)sb.st_uid;
+            info->proc_slots = h.proc_slots;
+            info->created_unix_ms = h.created_unix_ms;
+        }
+    }
+    close(fd);
+    return r;
+}
+
+int shmc_info(shmc_t *c, shmc_info_t *info)
+{
+    if (!c || !info)
+        return -EINVAL;
+    memset(info, 0, sizeof(*info));
+    info->layout_version = SHMC_LAYOUT_VERSION;
+    info->slots_per_bucket = SHMC_SLOTS_PER_BUCKET;
+    info->buckets = c->nbuckets;
+    info->capacity = c->nslots;
+    info->memory = c->memory;
+    info->segment_size = c->size;
+    info->stripes = c->nstripes;
+    info->max_key_len = c->max_key;
+    info->max_value_len = c->max_val;
+    struct stat sb;
+    if (fstat(c->fd, &sb) == 0) {
+        info->mode = (uint32_t)(sb.st_mode & 0777);
+        info->owner_uid = (uint32_t)sb.st_uid;
+    }
+    info->proc_slots = c->proc_slots;
+    info->created_unix_ms = c->hdr->created_unix_ms;
+    uint64_t used = 0;
+    for (uint64_t b = 0; b < c->nbuckets; b++)
+        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++)
+            used += LD(&c->buckets[b].slot[i].item) != 0;
+    info->used_slots = used;
+    return 0;
+}

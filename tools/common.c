@@ -1,0 +1,209 @@
+/*
+ * common.c - helpers every command shares: error lines, opening a segment
+ * with the tool's attach policy, confirmation of destructive commands,
+ * binary-safe key arguments and whole-buffer I/O.
+ */
+#include "tool.h"
+#include "json.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void tool_err(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs(TOOL_NAME ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int tool_usage_err(const tool_args_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs(TOOL_NAME ": ", stderr);
+    if (a != NULL && a->cmd != NULL)
+        fprintf(stderr, "%s: ", a->cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (try '" TOOL_NAME " %s%s--help')\n",
+            a != NULL && a->cmd != NULL ? a->cmd : "",
+            a != NULL && a->cmd != NULL ? " " : "");
+    return EXIT_USAGE;
+}
+
+/*
+ * The tool's attach policy: it is an operator's tool, so it accepts a
+ * segment of any permission bits the caller can open (the library's
+ * default accepts at most 0600), and another user's segment only with
+ * --any-owner. The header is still validated by the library.
+ */
+int tool_try_open(const tool_args_t *a, const char *name, unsigned flags,
+                  shmc_t **out)
+{
+    shmc_config_t cfg;
+    shmc_config_init(&cfg);
+    cfg.mode = 0777;
+    if (a->any_owner)
+        flags |= SHMC_ANY_OWNER;
+    return shmc_open(name, flags, &cfg, out);
+}
+
+int tool_open(const tool_args_t *a, const char *name, unsigned flags,
+              shmc_t **out)
+{
+    int rc = tool_try_open(a, name, flags, out);
+    if (rc < 0) {
+        tool_err("cannot open %s: %s", name, shmc_strerror(rc));
+        return EXIT_NOOPEN;
+    }
+    return EXIT_OK;
+}
+
+int tool_open_ro(const tool_args_t *a, const char *name, shmc_t **out)
+{
+    return tool_open(a, name, SHMC_RDONLY, out);
+}
+
+int tool_confirm(const tool_args_t *a, const char *action, const char *name)
+{
+    char line[64];
+    if (a->yes)
+        return EXIT_OK;
+    if (!isatty(STDIN_FILENO)) {
+        tool_err("%s %s: refusing without confirmation: standard input is "
+                 "not a terminal (use --yes)", action, name);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr, "Type yes to %s %s: ", action, name);
+    fflush(stderr);
+    if (fgets(line, sizeof line, stdin) == NULL ||
+        strcmp(line, "yes\n") != 0) {
+        tool_err("%s %s: not confirmed, nothing done", action, name);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int tool_key_arg(const tool_args_t *a, const char *arg, unsigned char **key,
+                 size_t *klen)
+{
+    if (a->escaped) {
+        if (text_unescape(arg, key, klen) != 0)
+            return tool_usage_err(a, "malformed escape in '%s' (use \\xNN "
+                                  "or \\\\)", arg);
+    } else {
+        *klen = strlen(arg);
+        *key = (unsigned char *)strdup(arg);
+        if (*key == NULL) {
+            tool_err("out of memory");
+            return EXIT_FAIL;
+        }
+    }
+    if (*klen == 0) {
+        free(*key);
+        *key = NULL;
+        return tool_usage_err(a, "empty key");
+    }
+    return EXIT_OK;
+}
+
+int tool_read_all(int fd, unsigned char **buf, size_t *len, size_t max)
+{
+    size_t cap = 4096, n = 0;
+    unsigned char *b = malloc(cap);
+    if (b == NULL)
+        return -ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) {
+                free(b);
+                return -E2BIG;
+            }
+            unsigned char *nb = realloc(b, cap * 2);
+            if (nb == NULL) {
+                free(b);
+                return -ENOMEM;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            free(b);
+            return -e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > max) {
+        free(b);
+        return -E2BIG;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int tool_write_all(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int tool_op_err(const char *what, const void *key, size_t klen, int err)
+{
+    const char *why;
+    switch (err) {
+    case -ENOENT: why = "no such key"; break;
+    case -EEXIST: why = "key exists"; break;
+    case -ESTALE: why = "entry changed"; break;
+    default: why = shmc_strerror(err); break;
+    }
+    fflush(stdout);
+    fprintf(stderr, TOOL_NAME ": %s", what);
+    if (key != NULL) {
+        fputs(" ", stderr);
+        text_escape(stderr, key, klen);
+    }
+    fprintf(stderr, ": %s\n", why);
+    return EXIT_FAIL;
+}
+
+/* /dev/shm/<name> for a segment name given as "name" or "/name". */
+int tool_shm_path(const tool_args_t *a, const char *name, char *buf, size_t cap)
+{
+    const char *n = name[0] == '/' ? name + 1 : name;
+    if (*n == '\0' || strchr(n, '/') != NULL || strcmp(n, ".") == 0 ||
+        strcmp(n, "..") == 0 || strlen(n) > SHMC_NAME_MAX)
+        return tool_usage_err(a, "bad segment name '%s'", name);
+    snprintf(buf, cap, "/dev/shm/%s", n);
+    return EXIT_OK;
+}
+
+double tool_ratio(uint64_t num, uint64_t den)
+{
+    return den == 0 ? 0.0 : (double)num / (double)den;
+}

@@ -1,0 +1,414 @@
+/*
+ * shmcache-tool.c - entry point of the command-line utility: the command
+ * table, the option parser and the help texts. Each command lives in a
+ * cmd_*.c file; this file only decides which one runs and with what.
+ *
+ * Options may come before or after the command and between its arguments
+ * (GNU style); "--" ends the options; "-" and negative numbers ("-5") are
+ * arguments, not options.
+ */
+#include "tool.h"
+#include "units.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Options every command accepts. */
+#define OPT_GLOBAL (OPT_JSON | OPT_ANYOWNER)
+
+static const tool_cmd_t commands[] = {
+    { "create", cmd_create,
+      OPT_CAPACITY | OPT_MEMORY | OPT_MAXKEY | OPT_MAXVALUE | OPT_STRIPES | OPT_MODE,
+      1, 1, "create NAME [--capacity N] [--memory SIZE] [--max-key N] "
+            "[--max-value SIZE] [--stripes N] [--mode MODE]",
+      "Create a new segment (fails when NAME exists). Defaults: capacity\n"
+      "65536 entries, memory capacity*256 bytes, max-key 250, max-value 1M,\n"
+      "stripes chosen by the library, mode 0600. With --json, prints the\n"
+      "new segment's geometry.\n" },
+    { "destroy", cmd_destroy, OPT_YES, 1, 1, "destroy NAME [--yes]",
+      "Unlink the segment. Attached processes keep their mapping until they\n"
+      "detach. Asks for confirmation on a terminal unless --yes; refuses when\n"
+      "standard input is not a terminal and --yes is not given.\n" },
+    { "list", cmd_list, 0, 0, 0, "list [--json]",
+      "List the shmcache segments in /dev/shm, recognised by their header\n"
+      "(magic), not by name: name, size, owner, mode, capacity.\n" },
+    { "info", cmd_info, 0, 1, 1, "info NAME [--json]",
+      "Geometry, memory use, fill of the index, hit ratio, evictions, lock\n"
+      "recoveries and the processes attached (pid, alive or dead, counters).\n" },
+    { "stats", cmd_stats, 0, 1, 1, "stats NAME [--json]",
+      "Every counter of shmc_stats_t, memcached names, one 'name value' per\n"
+      "line.\n" },
+    { "check", cmd_check, 0, 1, 1, "check NAME [--json]",
+      "Verify the whole structure of the segment without changing it. Exit 0\n"
+      "when sound, 1 with one line per problem otherwise.\n" },
+    { "clear", cmd_clear, OPT_YES, 1, 1, "clear NAME [--yes]",
+      "Invalidate every entry at once (O(1)). Confirmation as for destroy.\n" },
+    { "flush-expired", cmd_flush_expired, 0, 1, 1, "flush-expired NAME [--json]",
+      "Reclaim the memory of expired and cleared entries; prints how many.\n" },
+    { "get", cmd_get, OPT_ESCAPED, 2, 2, "get NAME KEY [-e] [--json]",
+      "Write the value's bytes, unchanged, to standard output. Exit 1 on a\n"
+      "miss. With --json, prints key, value (or value_b64), flags, ttl_ms and\n"
+      "cas instead.\n" },
+    { "set", cmd_set, OPT_ESCAPED | OPT_TTL | OPT_FLAGS, 3, 3,
+      "set NAME KEY VALUE|- [--ttl DURATION] [--flags N] [-e]",
+      "Store VALUE under KEY; '-' reads the value from standard input.\n"
+      "--ttl 0 (the default) never expires.\n" },
+    { "add", cmd_add, OPT_ESCAPED | OPT_TTL | OPT_FLAGS, 3, 3,
+      "add NAME KEY VALUE|- [--ttl DURATION] [--flags N] [-e]",
+      "As set, only when KEY has no live entry; exit 1 otherwise.\n" },
+    { "replace", cmd_replace, OPT_ESCAPED | OPT_TTL | OPT_FLAGS, 3, 3,
+      "replace NAME KEY VALUE|- [--ttl DURATION] [--flags N] [-e]",
+      "As set, only when KEY has a live entry; exit 1 otherwise.\n" },
+    { "incr", cmd_incr, OPT_ESCAPED | OPT_TTL | OPT_INITIAL, 2, 3,
+      "incr NAME KEY [DELTA] [--initial N [--ttl DURATION]] [-e]",
+      "Add DELTA (default 1, may be negative) to the decimal number stored\n"
+      "under KEY and print the result. A missing key is exit 1, or with\n"
+      "--initial N is created holding N (DELTA not applied).\n" },
+    { "touch", cmd_touch, OPT_ESCAPED | OPT_TTL, 2, 2,
+      "touch NAME KEY --ttl DURATION [-e]",
+      "Give a live entry a new time to live (0 = never expires).\n" },
+    { "delete", cmd_delete, OPT_ESCAPED, 2, 2, "delete NAME KEY [-e]",
+      "Remove KEY. Exit 1 when there was no entry.\n" },
+    { "keys", cmd_keys, OPT_LIMIT, 1, 2, "keys NAME [PATTERN] [--limit N] [--json]",
+      "List live entries: size, ttl left, flags, key. PATTERN is a shell glob\n"
+      "matched against the key as text output shows it.\n" },
+    { "dump", cmd_dump, 0, 1, 1, "dump NAME > FILE",
+      "Write every live entry (key, value, flags, ttl left) to standard output\n"
+      "in the binary SHMCDUMP format (see the man page). Refuses a terminal.\n" },
+    { "restore", cmd_restore, OPT_NOOVERWRITE, 1, 1,
+      "restore NAME [--no-overwrite] < FILE",
+      "Load a dump made by 'dump'. Entries keep their flags and the ttl they\n"
+      "had left when dumped. --no-overwrite keeps live entries already there.\n"
+      "Exit 1 when some entries could not be stored.\n" },
+    { "watch", cmd_watch, OPT_INTERVAL | OPT_COUNT, 1, 1,
+      "watch NAME [--interval DURATION] [--count N] [--json]",
+      "Live view refreshed every interval (default 1s): ops/s by kind, hit\n"
+      "ratio, items, memory, evictions since the last refresh. --count N stops\n"
+      "after N refreshes. --json prints one JSON object per line per refresh.\n" },
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+typedef struct optdef {
+    const char *lng;
+    char shrt;
+    unsigned bit;
+    int has_arg;
+    const char *help;
+} optdef_t;
+
+static const optdef_t optdefs[] = {
+    { "json", 0, OPT_JSON, 0, "one JSON document on standard output" },
+    { "any-owner", 0, OPT_ANYOWNER, 0, "attach to a segment owned by another user" },
+    { "yes", 'y', OPT_YES, 0, "do not ask for confirmation" },
+    { "escaped", 'e', OPT_ESCAPED, 0, "KEY and VALUE use \\xNN and \\\\ escapes" },
+    { "ttl", 't', OPT_TTL, 1, "time to live: 250ms, 30s, 5m, 1h, 1d; bare number = seconds; 0 = never" },
+    { "flags", 0, OPT_FLAGS, 1, "opaque 32-bit flags stored with the value" },
+    { "initial", 0, OPT_INITIAL, 1, "incr: create a missing key holding N" },
+    { "capacity", 0, OPT_CAPACITY, 1, "entries of the index (64K = 65536)" },
+    { "memory", 0, OPT_MEMORY, 1, "bytes of item memory: 64K, 512M, 2G" },
+    { "max-key", 0, OPT_MAXKEY, 1, "longest key in bytes" },
+    { "max-value", 0, OPT_MAXVALUE, 1, "longest value: 64K, 1M" },
+    { "stripes", 0, OPT_STRIPES, 1, "lock stripes, a power of two" },
+    { "mode", 0, OPT_MODE, 1, "permission bits in octal, e.g. 0660" },
+    { "limit", 'n', OPT_LIMIT, 1, "print at most N keys" },
+    { "interval", 0, OPT_INTERVAL, 1, "refresh interval (default 1s)" },
+    { "count", 0, OPT_COUNT, 1, "stop after N refreshes" },
+    { "no-overwrite", 0, OPT_NOOVERWRITE, 0, "keep live entries that exist" },
+};
+
+#define NOPTDEFS (sizeof optdefs / sizeof optdefs[0])
+
+static void print_global_help(FILE *f)
+{
+    fprintf(f,
+        "usage: " TOOL_NAME " [--json] [--any-owner] COMMAND [ARGS]\n"
+        "       " TOOL_NAME " --version | --help | help COMMAND\n"
+        "\n"
+        "Inspect, edit and clear a shmcache segment from the shell.\n"
+        "\n"
+        "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f,
+        "\n"
+        "Sizes: bytes, or with K, M, G, T (powers of 1024). Durations: 250ms,\n"
+        "30s, 5m, 1h, 1d, combinable (1h30m); a bare number is seconds.\n"
+        "Exit status: 0 ok, 1 not found / miss / check failed, 2 usage error,\n"
+        "3 cannot open the segment. See shmcache-tool(1).\n");
+}
+
+static void print_cmd_help(const tool_cmd_t *c)
+{
+    printf("usage: " TOOL_NAME " %s\n\n%s", c->usage, c->help);
+    unsigned opts = c->opts | OPT_GLOBAL;
+    printf("\nOptions:\n");
+    for (size_t i = 0; i < NOPTDEFS; i++) {
+        const optdef_t *o = &optdefs[i];
+        if (!(opts & o->bit))
+            continue;
+        char left[48];
+        if (o->shrt)
+            snprintf(left, sizeof left, "-%c, --%s%s", o->shrt, o->lng,
+                     o->has_arg ? " ARG" : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s", o->lng,
+                     o->has_arg ? " ARG" : "");
+        printf("  %-22s %s\n", left, o->help);
+    }
+    printf("  %-22s %s\n", "-h, --help", "this help");
+}
+
+static const tool_cmd_t *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Parse the value of option o into a. Returns EXIT_OK or EXIT_USAGE. */
+static int set_option(tool_args_t *a, const optdef_t *o, const char *v)
+{
+    uint64_t u;
+    a->seen |= o->bit;
+    switch (o->bit) {
+    case OPT_JSON: a->json = 1; return EXIT_OK;
+    case OPT_ANYOWNER: a->any_owner = 1; return EXIT_OK;
+    case OPT_YES: a->yes = 1; return EXIT_OK;
+    case OPT_ESCAPED: a->escaped = 1; return EXIT_OK;
+    case OPT_NOOVERWRITE: a->no_overwrite = 1; return EXIT_OK;
+    case OPT_TTL:
+        if (units_parse_duration(v, &a->ttl_ms) != 0)
+            return tool_usage_err(a, "bad duration '%s' for --ttl (e.g. 250ms, 30s, 5m, 1h)", v);
+        return EXIT_OK;
+    case OPT_INTERVAL:
+        if (units_parse_duration(v, &a->interval_ms) != 0 || a->interval_ms == 0)
+            return tool_usage_err(a, "bad duration '%s' for --interval (e.g. 250ms, 1s)", v);
+        return EXIT_OK;
+    case OPT_FLAGS:
+        if (units_parse_u64(v, &u) != 0 || u > UINT32_MAX)
+            return tool_usage_err(a, "bad --flags '%s' (a 32-bit unsigned number)", v);
+        a->flags = (uint32_t)u;
+        return EXIT_OK;
+    case OPT_INITIAL:
+        if (units_parse_u64(v, &a->initial) != 0)
+            return tool_usage_err(a, "bad --initial '%s' (an unsigned 64-bit number)", v);
+        return EXIT_OK;
+    case OPT_CAPACITY:
+        if (units_parse_size(v, &a->cfg.capacity) != 0 || a->cfg.capacity == 0)
+            return tool_usage_err(a, "bad --capacity '%s' (entries, e.g. 65536 or 64K)", v);
+        return EXIT_OK;
+    case OPT_MEMORY:
+        if (units_parse_size(v, &a->cfg.memory) != 0 || a->cfg.memory == 0)
+            return tool_usage_err(a, "bad size '%s' for --memory (e.g. 64K, 512M, 2G)", v);
+        return EXIT_OK;
+    case OPT_MAXKEY:
+        if (units_parse_size(v, &u) != 0 || u == 0 || u > SHMC_KEY_MAX)
+            return tool_usage_err(a, "bad --max-key '%s' (1..%u)", v, SHMC_KEY_MAX);
+        a->cfg.max_key_len = (uint32_t)u;
+        return EXIT_OK;
+    case OPT_MAXVALUE:
+        if (units_parse_size(v, &u) != 0 || u == 0 || u > SHMC_VALUE_MAX)
+            return tool_usage_err(a, "bad size '%s' for --max-value (at most 1G)", v);
+        a->cfg.max_value_len = (uint32_t)u;
+        return EXIT_OK;
+    case OPT_STRIPES:
+        if (units_parse_u64(v, &u) != 0 || u > SHMC_STRIPES_MAX)
+            return tool_usage_err(a, "bad --stripes '%s' (0..%u, a power of two)", v,
+                                  SHMC_STRIPES_MAX);
+        a->cfg.stripes = (uint32_t)u;
+        return EXIT_OK;
+    case OPT_MODE:
+        if (units_parse_mode(v, &a->cfg.mode) != 0)
+            return tool_usage_err(a, "bad --mode '%s' (octal, e.g. 0660)", v);
+        return EXIT_OK;
+    case OPT_LIMIT:
+        if (units_parse_u64(v, &a->limit) != 0)
+            return tool_usage_err(a, "bad --limit '%s'", v);
+        return EXIT_OK;
+    case OPT_COUNT:
+        if (units_parse_u64(v, &a->count) != 0 || a->count == 0)
+            return tool_usage_err(a, "bad --count '%s' (a positive number)", v);
+        return EXIT_OK;
+    default:
+        return tool_usage_err(a, "internal: unhandled option --%s", o->lng);
+    }
+}
+
+static int is_option(const char *s)
+{
+    if (s[0] != '-' || s[1] == '\0')
+        return 0;                       /* "-" is an argument (stdin) */
+    if (s[1] >= '0' && s[1] <= '9')
+        return 0;                       /* a negative number */
+    return 1;
+}
+
+/*
+ * Parse argv[0..argc) (the words after the command name) into a. allowed is
+ * the command's OPT_* set; cmd may be NULL while the command is not known
+ * yet (then parsing stops at the first argument). *help is set by -h.
+ * Returns EXIT_OK or EXIT_USAGE (message printed).
+ */
+static int parse_args(tool_args_t *a, int argc, char **argv, unsigned allowed,
+                      int stop_at_arg, int *help, int *version, int *used)
+{
+    int i, only_args = 0;
+    for (i = 0; i < argc; i++) {
+        char *s = argv[i];
+        if (only_args || !is_option(s)) {
+            if (stop_at_arg)
+                break;
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        if (strcmp(s, "--") == 0) {
+            if (stop_at_arg) {
+                i++;
+                break;
+            }
+            only_args = 1;
+            continue;
+        }
+        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            *help = 1;
+            continue;
+        }
+        if (version != NULL && strcmp(s, "--version") == 0) {
+            *version = 1;
+            continue;
+        }
+        const optdef_t *o = NULL;
+        const char *val = NULL;
+        if (s[1] == '-') {
+            const char *name = s + 2;
+            const char *eq = strchr(name, '=');
+            size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+            for (size_t k = 0; k < NOPTDEFS; k++)
+                if (strlen(optdefs[k].lng) == nlen &&
+                    strncmp(optdefs[k].lng, name, nlen) == 0)
+                    o = &optdefs[k];
+            if (o == NULL)
+                return tool_usage_err(a, "unknown option '%.*s'", (int)nlen + 2, s);
+            if (eq != NULL) {
+                if (!o->has_arg)
+                    return tool_usage_err(a, "option '--%s' takes no value", o->lng);
+                val = eq + 1;
+            }
+        } else {
+            /* One short option, or a cluster of flag options (-ye). */
+            for (const char *p = s + 1; *p; p++) {
+                o = NULL;
+                if (*p == 'h') {
+                    *help = 1;
+                    continue;
+                }
+                for (size_t k = 0; k < NOPTDEFS; k++)
+                    if (optdefs[k].shrt == *p)
+                        o = &optdefs[k];
+                if (o == NULL)
+                    return tool_usage_err(a, "unknown option '-%c'", *p);
+                if (o->has_arg) {
+                    if (p[1] != '\0')
+                        val = p + 1;
+                    break;
+                }
+                if (!(allowed & o->bit))
+                    return tool_usage_err(a, "option '-%c' does not apply here", *p);
+                if (set_option(a, o, NULL) != EXIT_OK)
+                    return EXIT_USAGE;
+                o = NULL;
+            }
+            if (o == NULL)
+                continue;
+        }
+        if (!(allowed & o->bit))
+            return tool_usage_err(a, "option '--%s' does not apply here", o->lng);
+        if (o->has_arg && val == NULL) {
+            if (i + 1 >= argc)
+                return tool_usage_err(a, "option '--%s' needs a value", o->lng);
+            val = argv[++i];
+        }
+        if (set_option(a, o, val) != EXIT_OK)
+            return EXIT_USAGE;
+    }
+    if (used != NULL)
+        *used = i;
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    tool_args_t a;
+    int help = 0, version = 0, used = 0;
+    memset(&a, 0, sizeof a);
+    shmc_config_init(&a.cfg);
+    a.interval_ms = 1000;
+    a.pos = calloc((size_t)argc + 1, sizeof *a.pos);
+    if (a.pos == NULL) {
+        tool_err("out of memory");
+        return EXIT_FAIL;
+    }
+
+    /* Global options up to the command name. */
+    if (parse_args(&a, argc - 1, argv + 1, OPT_GLOBAL, 1, &help, &version,
+                   &used) != EXIT_OK)
+        return EXIT_USAGE;
+    if (version) {
+        printf(TOOL_NAME " %s\n", SHMC_VERSION_STRING);
+        return EXIT_OK;
+    }
+    int at = 1 + used;
+    if (at >= argc) {
+        if (help) {
+            print_global_help(stdout);
+            return EXIT_OK;
+        }
+        print_global_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[at];
+    if (strcmp(name, "help") == 0) {
+        if (at + 1 >= argc) {
+            print_global_help(stdout);
+            return EXIT_OK;
+        }
+        const tool_cmd_t *c = find_cmd(argv[at + 1]);
+        if (c == NULL) {
+            tool_err("unknown command '%s' (try '" TOOL_NAME " --help')", argv[at + 1]);
+            return EXIT_USAGE;
+        }
+        print_cmd_help(c);
+        return EXIT_OK;
+    }
+    const tool_cmd_t *c = find_cmd(name);
+    if (c == NULL) {
+        tool_err("unknown command '%s' (try '" TOOL_NAME " --help')", name);
+        return EXIT_USAGE;
+    }
+    a.cmd = c->name;
+    if (help) {
+        print_cmd_help(c);
+        return EXIT_OK;
+    }
+    if (parse_args(&a, argc - at - 1, argv + at + 1, c->opts | OPT_GLOBAL, 0,
+                   &help, NULL, NULL) != EXIT_OK)
+        return EXIT_USAGE;
+    if (help) {
+        print_cmd_help(c);
+        return EXIT_OK;
+    }
+    if (a.npos < c->min_pos)
+        return tool_usage_err(&a, "missing argument; usage: " TOOL_NAME " %s", c->usage);
+    if (a.npos > c->max_pos)
+        return tool_usage_err(&a, "too many arguments; usage: " TOOL_NAME " %s", c->usage);
+    int rc = c->run(&a);
+    if (fflush(stdout) != 0 && rc == EXIT_OK) {
+        tool_err("write error on standard output");
+        rc = EXIT_FAIL;
+    }
+    free(a.pos);
+    return rc;
+}
