@@ -6,8 +6,8 @@
  * appended at `head`; when the log is full the item at `tail` is looked at:
  * dead (its slot no longer points back: deleted, replaced, evicted) it is
  * simply passed over; expired or cleared, its slot is reclaimed; live and
- * referenced since it was last passed (CLOCK bit), it is copied to the head
- * once (second chance); live and cold, it is evicted. So the log compacts
+ * referenced since it was last passed (CLOCK bit), it slides to the head
+ * (second chance, bounded per allocation); live and cold, it is evicted. So the log compacts
  * itself as it turns, and eviction order approximates LRU.
  *
  *   not wrapped (wrap_end == 0):  |free| tail ... items ... head |  free  |
@@ -86,17 +86,23 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
         uint8_t hv = LD(hot);
         if (!shm_slot_live_locked(c, s, gen)) {
             shm_drop_slot_locked(c, idx, DROP_RECLAIM);
-        } else if ((hv & HOT_REF) && *reinserts > 0 && wrap_end && tail - head >= size) {
-            /* Second chance: copy to the head, repoint the slot. */
-            (*reinserts)--;
-            atomic_thread_fence(memory_order_release);
-            shm_copy_within(c->base + base + head, c->base + base + tail, size);
-            uint32_t seq = LD(&s->seq);
-            ST(&s->seq, seq + 1);
-            atomic_thread_fence(memory_order_release);
-            ST(&s->item, base + head);
-            atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
-            ST(hot, (uint8_t)(hv & ~HOT_REF));
+        } else if ((hv & HOT_LOGREF) && wrap_end && (head == tail || *reinserts > 0)) {
+            /* Second chance: the item becomes the newest in the log. The
+             * free gap [head, tail) is just below it, so it slides down by
+             * the gap (possibly overlapping itself: the copy runs upwards,
+             * which is safe with dest < src) and head and tail both move
+             * past it. Done inside the slot's seqlock because the copy may
+             * overwrite the item's own old bytes. */
+            if (head != tail) {
+                (*reinserts)--; /* only copies are rationed; in place is free */
+                uint32_t seq = LD(&s->seq);
+                ST(&s->seq, seq + 1);
+                atomic_thread_fence(memory_order_release);
+                shm_copy_within(c->base + base + head, c->base + base + tail, size);
+                ST(&s->item, base + head);
+                atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+            }
+            ST(hot, (uint8_t)(hv & ~HOT_LOGREF));
             ST(&st->head, head + size);
         } else {
             shm_drop_slot_locked(c, idx, DROP_EVICT);

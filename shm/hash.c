@@ -41,17 +41,24 @@ uint64_t shm_hash(const void *key, size_t len, uint64_t seed)
     const uint8_t *p = key;
     uint64_t h = seed ^ K0 ^ ((uint64_t)len * K1);
     size_t n = len;
-    while (n >= 16) {
+    while (n > 16) {
         h = fold_mul(rd64(p) ^ K1 ^ h, rd64(p + 8) ^ K2 ^ seed);
         p += 16;
         n -= 16;
     }
+    /* The last 1..16 bytes as two words, with overlapping loads instead of
+     * a byte loop (the length is mixed in, so overlaps cannot collide). */
     uint64_t a = 0, b = 0;
-    if (n >= 8) {
+    if (n > 8) {
         a = rd64(p);
-        memcpy(&b, p + 8, n - 8);
-    } else {
-        memcpy(&a, p, n);
+        b = rd64(p + n - 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        a = ((uint64_t)x << 32) | y;
+    } else if (n > 0) {
+        a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n / 2] << 8) | p[n - 1];
     }
     h = fold_mul(a ^ K1 ^ h, b ^ K2 ^ (uint64_t)len);
     return avalanche(h ^ seed);
@@ -66,8 +73,9 @@ void shm_locate(const shmc_t *c, const void *key, size_t klen, struct keyloc *kl
     kl->stripe = shm_stripe_of_bucket(c, kl->b[0]);
     if (c->nbuckets > c->nstripes) {
         /* The second bucket is in the same stripe, so one lock covers the
-         * whole probe set; it uses hash bits the first bucket did not. */
-        uint64_t b = avalanche(h ^ K2) & c->bucket_mask;
+         * whole probe set. Its bits (21 and up) are independent of the first
+         * bucket's (the low bits) because the hash is fully avalanched. */
+        uint64_t b = (h >> 21) & c->bucket_mask;
         b = (b & ~(uint64_t)c->stripe_mask) | kl->stripe;
         if (b == kl->b[0])
             b ^= (uint64_t)c->stripe_mask + 1;

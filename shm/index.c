@@ -112,7 +112,7 @@ void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why)
 }
 
 /* A slot for a key that has none: an empty one, else a dead one (expired,
- * cleared, invalidated), else the coldest by CLOCK over the probe set. */
+ * cleared, invalidated), else the coldest by CLOCK. */
 int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen)
 {
     uint64_t cand[2 * SHMC_SLOTS_PER_BUCKET];
@@ -130,23 +130,34 @@ int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen)
             return (int64_t)cand[k];
         }
     }
-    /* CLOCK: pass over referenced slots, clearing their bit; the first one
-     * not referenced since the hand last passed is the victim. */
-    struct shm_stripe *st = &c->stripes[kl->stripe];
-    uint32_t hand = LD(&st->hand);
-    for (unsigned step = 0; step < 2 * n; step++) {
-        uint64_t idx = cand[(hand + step) % n];
-        a8 *hot = &c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET];
-        uint8_t hv = LD(hot);
-        if (hv & HOT_REF) {
-            ST(hot, (uint8_t)(hv & ~HOT_REF));
-            continue;
+    /* CLOCK, one hand per bucket: the hand visits the bucket's slots in
+     * order, clearing reference bits, and evicts the first slot not
+     * referenced since its last visit, so every slot is visited once per
+     * eight evictions from its bucket. Of the two buckets, take the one
+     * whose hand already rests on a cold slot, else alternate by hash. */
+    int first = (int)(kl->h >> 63) % kl->nb;
+    for (int k = 0; k < kl->nb; k++) {
+        struct shm_bucket *bk = &c->buckets[kl->b[k]];
+        unsigned hand = LD(&bk->hand) % SHMC_SLOTS_PER_BUCKET;
+        if (!(LD(&bk->hot[hand]) & HOT_REF)) {
+            first = k;
+            break;
         }
-        ST(&st->hand, hand + step + 1);
-        shm_drop_slot_locked(c, idx, DROP_EVICT);
-        return (int64_t)idx;
     }
-    /* unreachable: the second lap finds every bit cleared */
-    shm_drop_slot_locked(c, cand[hand % n], DROP_EVICT);
-    return (int64_t)cand[hand % n];
+    uint64_t b = kl->b[first];
+    struct shm_bucket *bk = &c->buckets[b];
+    unsigned hand = LD(&bk->hand) % SHMC_SLOTS_PER_BUCKET;
+    for (unsigned step = 0; step < SHMC_SLOTS_PER_BUCKET; step++) {
+        uint8_t hv = LD(&bk->hot[hand]);
+        if (!(hv & HOT_REF))
+            break;
+        ST(&bk->hot[hand], (uint8_t)(hv & ~HOT_REF));
+        hand = (hand + 1) % SHMC_SLOTS_PER_BUCKET;
+    }
+    /* After a full lap every bit is clear and the hand is back at the
+     * start: that slot goes. */
+    ST(&bk->hand, (uint8_t)((hand + 1) % SHMC_SLOTS_PER_BUCKET));
+    uint64_t idx = b * SHMC_SLOTS_PER_BUCKET + hand;
+    shm_drop_slot_locked(c, idx, DROP_EVICT);
+    return (int64_t)idx;
 }

@@ -16,8 +16,12 @@
 #include "shmcache.h"
 #include "layout.h"
 
+/* Everything declared from here on is internal to the library (hidden in
+ * the shared object, so calls between its files bind directly). */
+#pragma GCC visibility push(hidden)
+
 #define SHMC_READ_RETRIES   64    /* optimistic attempts before the lock */
-#define SHMC_REINSERT_MAX   8     /* second-chance copies per allocation */
+#define SHMC_REINSERT_MAX   64    /* second-chance copies per allocation */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -77,11 +81,7 @@ bool     shm_expired(uint64_t expiry); /* exact at the boundary, cheap elsewhere
 uint64_t shm_expiry_from_ttl(uint64_t ttl_ms);
 int64_t  shm_ttl_left(uint64_t expiry);
 
-/* ---- copy.c: byte copies in and out of the segment as atomic words */
-void shm_copy_out(void *dst, const uint8_t *src, size_t n);
-void shm_copy_in(uint8_t *dst, const void *src, size_t n);
-void shm_copy_within(uint8_t *dst, const uint8_t *src, size_t n);
-bool shm_equal(const uint8_t *shared, const void *mem, size_t n);
+#include "copy.h"
 
 /* ---- segment.c */
 int  shm_validate_name(const char *name, char *path, size_t pathsz, char *canon, size_t canonsz);
@@ -135,5 +135,7 @@ static inline uint32_t shm_gen(const shmc_t *c)
 static inline bool shm_writable(const shmc_t *c) { return !(c->flags & SHMC_RDONLY); }
 
 int shm_check_key(const shmc_t *c, const void *key, size_t klen);
+
+#pragma GCC visibility pop
 
 #endif

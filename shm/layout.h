@@ -34,6 +34,7 @@
 #define SHMC_PROC_SLOTS       1024u
 #define SHMC_ITEM_ALIGN       8u
 #define SHMC_TAGS_MAX         4u     /* tag references an entry may carry */
+#define SHMC_HASH_VERSION     1u     /* bump when shm_hash or shm_locate change */
 
 typedef _Atomic uint8_t  a8;
 typedef _Atomic uint16_t a16;
@@ -112,7 +113,7 @@ struct shm_stripe {
     a64  wrap_end;
     a64  used;                            /* bytes between tail and head */
     a64  cas_next;                        /* per-stripe CAS counter */
-    a32  hand;                            /* CLOCK hand for slot eviction */
+    a32  spare;
     alignas(SHMC_CACHELINE) struct shm_wstats st;
 };
 
@@ -158,13 +159,17 @@ struct shm_slot {
 
 /* The first line of a bucket: a 32-bit tag per slot, so a lookup compares
  * tags before touching any slot, and a hot byte per slot that readers set
- * once (bit 0: referenced since the CLOCK hand last passed, bit 1: fetched
- * since written). Tags are hints: only a validated slot read is trusted. */
-enum { HOT_REF = 0x01, HOT_FETCHED = 0x02 };
+ * once: HOT_REF, referenced since the index's CLOCK hand last passed;
+ * HOT_LOGREF, referenced since the item log's tail last passed (two bits,
+ * so one CLOCK clearing its bit does not make the entry cold for the
+ * other); HOT_FETCHED, read at least once since written. Tags are hints:
+ * only a validated slot read is trusted. */
+enum { HOT_REF = 0x01, HOT_FETCHED = 0x02, HOT_LOGREF = 0x04, HOT_ALL = 0x07 };
 struct shm_bucket {
     a32 tag[SHMC_SLOTS_PER_BUCKET];
     a8  hot[SHMC_SLOTS_PER_BUCKET];
-    uint8_t pad[SHMC_CACHELINE - SHMC_SLOTS_PER_BUCKET * 5];
+    a8  hand;           /* CLOCK hand over this bucket's slots (writers) */
+    uint8_t pad[SHMC_CACHELINE - SHMC_SLOTS_PER_BUCKET * 5 - 1];
     struct shm_slot slot[SHMC_SLOTS_PER_BUCKET];
 };
 

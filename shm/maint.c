@@ -75,7 +75,7 @@ static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, uint8_t *kbuf, shmc
         bool sane = item >= c->arena_off && klen && klen <= c->max_key &&
                     item + shm_item_size(klen, vlen, ntags) <= c->arena_off + c->memory;
         if (live && sane) {
-            shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen);
+            shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen, c->max_key + 8);
             e->klen = klen;
             e->vlen = vlen;
             e->flags = LD(&s->flags);
@@ -173,7 +173,7 @@ int shmc_stats(shmc_t *c, shmc_stats_t *o)
     o->attached_processes = shm_procs_sum(c, &sum);
     o->get_hits = LD(&sum.get_hits);
     o->get_misses = LD(&sum.get_misses);
-    o->cmd_get = LD(&sum.cmd_get);
+    o->cmd_get = o->get_hits + o->get_misses + o->stale_hits;
     o->get_expired = LD(&sum.get_expired);
     o->get_flushed = LD(&sum.get_flushed);
     o->get_locked = LD(&sum.get_locked);

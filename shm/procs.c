@@ -415,9 +415,9 @@ int shmc_procs(shmc_t *c, int (*fn)(const shmc_proc_info_t *p, void *arg), void 
         }
         pi[k].self |= (uint8_t)(c->owned && owned(c, i));
         pi[k].rows++;
-        pi[k].cmd_get += LD(&r->cmd_get);
         pi[k].get_hits += LD(&r->get_hits);
         pi[k].get_misses += LD(&r->get_misses);
+        pi[k].cmd_get += LD(&r->get_hits) + LD(&r->get_misses) + LD(&r->stale_hits);
         if (!alive)
             dead[nd++] = i;
     }

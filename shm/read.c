@@ -84,7 +84,7 @@ static enum rd read_slot(shmc_t *c, uint64_t idx, const struct keyloc *kl, const
     o->slot = idx;
     o->state = state;
     if ((res == RD_HIT || (want_stale && res != RD_FLUSHED)) && vlen <= cap && vlen)
-        shm_copy_out(buf, c->base + item + shm_item_val_off(klen, ntags), vlen);
+        shm_copy_out(buf, c->base + item + shm_item_val_off(klen, ntags), vlen, cap);
     return validate(s, s1) ? res : RD_RETRY;
 }
 
@@ -169,7 +169,8 @@ int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
     }
     bool shared;
     struct shm_proc *row = shm_row(c, &shared);
-    count(row, shared, &row->cmd_get);
+    /* cmd_get is not counted here: it is get_hits + get_misses, and every
+     * get bumps exactly one of those (one counter write per get). */
     if (locked)
         count(row, shared, &row->get_locked);
     bool stale = false;
@@ -206,8 +207,8 @@ int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
      * a hot entry costs one shared write per eviction cycle, not per get. */
     if (shm_writable(c)) {
         a8 *hot = &c->buckets[o.slot / SHMC_SLOTS_PER_BUCKET].hot[o.slot % SHMC_SLOTS_PER_BUCKET];
-        if ((LD(hot) & (HOT_REF | HOT_FETCHED)) != (HOT_REF | HOT_FETCHED))
-            ST(hot, HOT_REF | HOT_FETCHED);
+        if (LD(hot) != HOT_ALL)
+            ST(hot, HOT_ALL);
     }
     if (info) {
         info->cas = o.cas;

@@ -80,14 +80,19 @@ uint64_t shm_fingerprint(void)
         SHMC_LAYOUT_VERSION, sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
         SHMC_CACHELINE, sizeof(struct shm_header), sizeof(struct shm_stripe),
         sizeof(struct shm_proc), sizeof(struct shm_bucket), sizeof(struct shm_slot),
-        sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, 0x0102030405060708ull,
+        sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, SHMC_HASH_VERSION, 0x0102030405060708ull,
     };
     return shm_hash(parts, sizeof(parts), 0x5348434d46505231ull);
 }
 
+/* Checksum of the fields written once at creation; `ready` is written
+ * after the checksum, so it counts as zero. */
 static uint64_t header_check(const struct shm_header *h)
 {
-    return shm_hash(h, SHMC_HEADER_CHECKED, 0x48445243484b3031ull);
+    uint8_t copy[SHMC_HEADER_CHECKED];
+    memcpy(copy, h, sizeof(copy));
+    memset(copy + offsetof(struct shm_header, ready), 0, sizeof(uint32_t));
+    return shm_hash(copy, sizeof(copy), 0x48445243484b3031ull);
 }
 
 struct geometry {

@@ -239,7 +239,7 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
         if (vlen == 0 || vlen > 20) {
             r = -EINVAL;
         } else {
-            shm_copy_out(num, c->base + LD(&s->item) + shm_item_val_off(klen, LD(&s->ntags)), vlen);
+            shm_copy_out(num, c->base + LD(&s->item) + shm_item_val_off(klen, LD(&s->ntags)), vlen, sizeof(num));
             if (!parse_u64(num, vlen, &v)) {
                 r = -EINVAL;
             } else {

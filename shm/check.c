@@ -1,0 +1,204 @@
+/*
+ * check.c - verify a segment's whole structure without changing it.
+ *
+ * What is sound: the mapped header still says what was validated at
+ * attach; every stripe's log walks from tail to head in well-formed items;
+ * every occupied slot points at an item of its own stripe that points back,
+ * with matching lengths, hash, tag and bucket, and appears in the log walk;
+ * no key occupies two slots; the stripe counters match the slots; every
+ * process-table row is in a known state. Each stripe is checked under its
+ * lock on a writable handle (so a live segment gives exact answers); a
+ * read-only handle checks without locks and may report a change in flight.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+struct report {
+    void (*fn)(const char *, void *);
+    void *arg;
+    int64_t n;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void problem(struct report *rp, const char *fmt, ...)
+{
+    rp->n++;
+    if (!rp->fn)
+        return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    rp->fn(line, rp->arg);
+}
+
+static void check_header(shmc_t *c, struct report *rp)
+{
+    struct shm_header *h = c->hdr;
+    if (memcmp(h->magic, SHMC_MAGIC, 8) != 0)
+        problem(rp, "header: bad magic");
+    if (h->layout_version != SHMC_LAYOUT_VERSION)
+        problem(rp, "header: layout version %u, expected %u", h->layout_version, SHMC_LAYOUT_VERSION);
+    if (h->fingerprint != shm_fingerprint())
+        problem(rp, "header: layout fingerprint differs from this build");
+    if (h->segment_size != c->size || h->buckets != c->nbuckets || h->stripes != c->nstripes ||
+        h->memory != c->memory || h->stripe_bytes != c->stripe_bytes || h->arena_off != c->arena_off ||
+        h->max_key_len != c->max_key || h->max_value_len != c->max_val)
+        problem(rp, "header: geometry changed since attach");
+    if (LD(&h->ready) != SHMC_READY)
+        problem(rp, "header: not marked ready");
+    struct stat sb;
+    if (fstat(c->fd, &sb) == 0 && (uint64_t)sb.st_size != c->size)
+        problem(rp, "header: object is %lld bytes, header says %llu", (long long)sb.st_size,
+                (unsigned long long)c->size);
+}
+
+/* Walk one stripe's log; mark[k] set for each slot whose item the walk met. */
+static void check_log(shmc_t *c, uint32_t s, uint8_t *seen, struct report *rp)
+{
+    struct shm_stripe *st = &c->stripes[s];
+    uint64_t cap = c->stripe_bytes, base = shm_arena_base(c, s);
+    uint64_t head = LD(&st->head), tail = LD(&st->tail), wrap_end = LD(&st->wrap_end);
+    if (head > cap || tail > cap || wrap_end > cap || head % 8 || tail % 8 || wrap_end % 8) {
+        problem(rp, "stripe %u: log pointers out of range (head %llu tail %llu wrap %llu, size %llu)", s,
+                (unsigned long long)head, (unsigned long long)tail, (unsigned long long)wrap_end,
+                (unsigned long long)cap);
+        return;
+    }
+    if (wrap_end ? head > tail : tail > head) {
+        problem(rp, "stripe %u: log tail %llu and head %llu inconsistent", s, (unsigned long long)tail,
+                (unsigned long long)head);
+        return;
+    }
+    uint64_t ranges[2][2] = {{tail, wrap_end ? wrap_end : head}, {0, wrap_end ? head : 0}};
+    for (int k = 0; k < 2; k++) {
+        for (uint64_t off = ranges[k][0]; off < ranges[k][1];) {
+            struct shm_item *it = (struct shm_item *)(void *)(c->base + base + off);
+            uint32_t size = LD(&it->size), slot = LD(&it->slot);
+            if (size < sizeof(*it) || size % 8 || off + size > ranges[k][1]) {
+                problem(rp, "stripe %u: item at log offset %llu has bad size %u", s,
+                        (unsigned long long)off, size);
+                break;
+            }
+            if (slot != ITEM_PAD_SLOT) {
+                if (slot >= c->nslots) {
+                    problem(rp, "stripe %u: item at log offset %llu names slot %u of %llu", s,
+                            (unsigned long long)off, slot, (unsigned long long)c->nslots);
+                } else if (LD(&shm_slot_at(c, slot)->item) == base + off) {
+                    seen[slot / 8] = (uint8_t)(seen[slot / 8] | (1u << (slot % 8)));
+                    if (LD(&it->klen) != LD(&shm_slot_at(c, slot)->klen) ||
+                        LD(&it->vlen) != LD(&shm_slot_at(c, slot)->vlen))
+                        problem(rp, "slot %u: lengths differ from its item's", slot);
+                }
+            }
+            off += size;
+        }
+    }
+}
+
+static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbuf, struct report *rp)
+{
+    struct shm_stripe *st = &c->stripes[s];
+    uint64_t base = shm_arena_base(c, s);
+    uint64_t items = 0, bytes = 0;
+    uint32_t count_gen = LD(&st->count_gen);
+    for (uint64_t b = s; b < c->nbuckets; b += c->nstripes) {
+        struct shm_bucket *bk = &c->buckets[b];
+        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+            uint64_t idx = b * SHMC_SLOTS_PER_BUCKET + i;
+            struct shm_slot *sl = &bk->slot[i];
+            uint32_t seq = LD(&sl->seq);
+            uint64_t item = LD(&sl->item);
+            if (seq & 1)
+                problem(rp, "slot %llu: left mid-write (odd sequence %u)", (unsigned long long)idx, seq);
+            if (!item) {
+                if (LD(&bk->tag[i]))
+                    problem(rp, "slot %llu: empty but tagged", (unsigned long long)idx);
+                continue;
+            }
+            uint32_t klen = LD(&sl->klen), vlen = LD(&sl->vlen);
+            uint8_t ntags = LD(&sl->ntags);
+            uint64_t size = shm_item_size(klen, vlen, ntags);
+            if (klen == 0 || klen > c->max_key || vlen > c->max_val || ntags > SHMC_TAGS_MAX) {
+                problem(rp, "slot %llu: lengths out of range (key %u, value %u)", (unsigned long long)idx,
+                        klen, vlen);
+                continue;
+            }
+            if (item < base || item % 8 || item + size > base + c->stripe_bytes) {
+                problem(rp, "slot %llu: item offset %llu outside its stripe's memory",
+                        (unsigned long long)idx, (unsigned long long)item);
+                continue;
+            }
+            struct shm_item *it = (struct shm_item *)(void *)(c->base + item);
+            if (LD(&it->slot) != idx || LD(&it->size) != size)
+                problem(rp, "slot %llu: its item does not point back", (unsigned long long)idx);
+            if (!(seen[idx / 8] & (1u << (idx % 8))))
+                problem(rp, "slot %llu: item not in the stripe's log", (unsigned long long)idx);
+            shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen, c->max_key + 8);
+            struct keyloc kl;
+            shm_locate(c, kbuf, klen, &kl);
+            if (kl.h != LD(&sl->hash))
+                problem(rp, "slot %llu: stored hash does not match its key", (unsigned long long)idx);
+            else if (kl.b[0] != b && kl.b[1] != b)
+                problem(rp, "slot %llu: key is in a bucket outside its probe set", (unsigned long long)idx);
+            else if (LD(&bk->tag[i]) != kl.tag)
+                problem(rp, "slot %llu: tag does not match its key", (unsigned long long)idx);
+            else if (shm_find_locked(c, &kl, kbuf, klen) != (int64_t)idx)
+                problem(rp, "slot %llu: key also stored in another slot", (unsigned long long)idx);
+            if (LD(&sl->gen) == count_gen) {
+                items++;
+                bytes += size;
+            }
+        }
+    }
+    uint64_t gen = atomic_load(&c->hdr->generation);
+    if (count_gen == (uint32_t)gen &&
+        (LD(&st->st.curr_items) != items || LD(&st->st.bytes) != bytes))
+        problem(rp, "stripe %u: counters say %llu items/%llu bytes, slots hold %llu/%llu", s,
+                (unsigned long long)LD(&st->st.curr_items), (unsigned long long)LD(&st->st.bytes),
+                (unsigned long long)items, (unsigned long long)bytes);
+}
+
+int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg), void *arg)
+{
+    if (!c)
+        return -EINVAL;
+    struct report rp = {fn, arg, 0};
+    check_header(c, &rp);
+    uint8_t *seen = calloc((c->nslots + 7) / 8, 1);
+    uint8_t *kbuf = malloc(c->max_key + 8);
+    if (!seen || !kbuf) {
+        free(seen);
+        free(kbuf);
+        return -ENOMEM;
+    }
+    for (uint32_t s = 0; s < c->nstripes; s++) {
+        bool locked = false;
+        if (shm_writable(c)) {
+            int r = shm_lock(c, s);
+            if (r) {
+                problem(&rp, "stripe %u: lock not obtained: %s", s, shmc_strerror(r));
+                continue;
+            }
+            locked = true;
+        }
+        check_log(c, s, seen, &rp);
+        check_slots(c, s, seen, kbuf, &rp);
+        if (locked)
+            shm_unlock(c, s);
+    }
+    for (uint32_t i = 0; i < c->proc_slots; i++) {
+        uint32_t state = LD(&c->procs[i].state);
+        if (state != ROW_FREE && state != ROW_LIVE)
+            problem(&rp, "process row %u: unknown state %u", i, state);
+    }
+    free(seen);
+    free(kbuf);
+    return rp.n;
+}
