@@ -76,18 +76,29 @@ struct options {
 
 /* ---- the shared bookkeeping region (not the cache) ---------------------- */
 
-/* One worker's counters. Only that worker writes them (published every few
- * thousand reads and at exit); the parent reads them. */
-struct worker_stats {
-    alignas(64) _Atomic uint64_t reads;  /* prices served */
-    _Atomic uint64_t hits;          /* served from the cache */
-    _Atomic uint64_t db_reads;      /* database queries (after a miss) */
-    _Atomic uint64_t gets;          /* calls of shmc_get */
-    _Atomic uint64_t get_ns;        /* time spent inside those calls */
-    _Atomic uint64_t stale_reads;   /* older than a completed update */
-    _Atomic uint64_t stale_sets;    /* stored a price older than a completed update */
-    _Atomic uint64_t max_stale_us;  /* longest time a stale read lagged */
-    _Atomic uint64_t bad_values;    /* wrong key or bad checksum: must stay 0 */
+/* One worker's counters. The worker counts in a private copy and
+ * publishes it word by word (every few thousand reads and at exit) to its
+ * row of the shared region, which the parent sums. */
+struct counts {
+    uint64_t reads;         /* prices served */
+    uint64_t hits;          /* served from the cache */
+    uint64_t db_reads;      /* database queries (after a miss) */
+    uint64_t stale_reads;   /* older than an update completed before the read */
+    uint64_t stale_sets;    /* sets of a price older than a completed update */
+    uint64_t max_stale_us;  /* the longest a stale read lagged behind (a max) */
+    uint64_t bad_values;    /* wrong key or bad checksum: must stay 0 */
+    uint64_t gets;          /* calls of shmc_get */
+    uint64_t timed_gets;    /* those timed (not interrupted by the scheduler) */
+    uint64_t get_ns;        /* their time, clock_gettime included */
+    uint64_t clock_pairs;   /* empty intervals timed for comparison */
+    uint64_t clock_ns;      /* their time: what clock_gettime adds */
+    uint64_t lease_waits;   /* leased: waited for another worker's lease */
+    uint64_t lease_rejects; /* leased: sets refused with -ESTALE */
+};
+#define NCOUNTS (sizeof(struct counts) / sizeof(uint64_t))
+
+struct published {
+    alignas(64) _Atomic uint64_t word[NCOUNTS];
 };
 
 struct shared {
@@ -96,7 +107,7 @@ struct shared {
     uint64_t t0_ns;                 /* start time, written before go */
     uint64_t deadline_ns;           /* children stop by themselves here */
     alignas(64) _Atomic uint64_t updates;  /* written by the updater only */
-    struct worker_stats w[MAX_WORKERS];
+    struct published w[MAX_WORKERS];
     /* Per product: the latest version whose update completed, in the high
      * 32 bits, and when it completed (microseconds since t0) in the low 32:
      * one word, so the pair is always read consistently. */
@@ -278,10 +289,13 @@ struct worker {
     shmc_t *cache;
     int db;
     uint64_t rng;
-    struct worker_stats *pub;   /* where the counters below are published */
-    uint64_t reads, hits, db_reads, gets, get_ns;
-    uint64_t stale_reads, stale_sets, max_stale_us, bad_values;
+    struct published *pub;      /* where n is published */
+    struct counts n;
 };
+
+/* A timed interval longer than this had the process taken off the CPU
+ * (4 workers share 2 CPUs): it measures the scheduler, not the get. */
+#define PREEMPTED_NS 20000u
 
 /* The version of product id whose update had completed by now. */
 static uint64_t completed_word(const struct shared *sh, uint32_t id)
@@ -289,6 +303,22 @@ static uint64_t completed_word(const struct shared *sh, uint32_t id)
     /* acquire: pairs with the updater's release store, which it makes
      * after shmc_delete returned */
     return atomic_load_explicit(&sh->completed[id], memory_order_acquire);
+}
+
+/* Count one call of the cache's get, timed from t1 to t2. */
+static void count_get(struct worker *w, uint64_t t1, uint64_t t2)
+{
+    w->n.gets++;
+    if (t2 - t1 < PREEMPTED_NS) {
+        w->n.timed_gets++;
+        w->n.get_ns += t2 - t1;
+    }
+}
+
+/* Whether a value handed out is well-formed: the right product, intact. */
+static int valid(const struct price *p, size_t vlen, uint32_t id)
+{
+    return vlen == sizeof *p && p->id == id && p->check == price_check(p);
 }
 
 enum fetch { FETCH_HIT, FETCH_MISS };
@@ -302,13 +332,11 @@ static int fetch_plain(struct worker *w, uint32_t id, struct price *p)
 
     uint64_t t1 = now_ns();
     int rc = shmc_get(w->cache, key, klen, p, sizeof *p, &vlen, NULL);
-    uint64_t t2 = now_ns();
-    w->gets++;
-    w->get_ns += t2 - t1;
+    count_get(w, t1, now_ns());
 
     if (rc == 0) {
-        if (vlen != sizeof *p || p->id != id || p->check != price_check(p))
-            w->bad_values++;
+        if (!valid(p, vlen, id))
+            w->n.bad_values++;
         return FETCH_HIT;
     }
     if (rc != -ENOENT)
@@ -317,12 +345,59 @@ static int fetch_plain(struct worker *w, uint32_t id, struct price *p)
     rc = db_query(w->db, id, w->o->db_latency, p);
     if (rc < 0)
         return rc;
-    w->db_reads++;
+    w->n.db_reads++;
     /* Not used to decide anything, only counted: is the price we are about
      * to store already older than an update that completed? */
     if ((uint32_t)(completed_word(w->sh, id) >> 32) > p->version)
-        w->stale_sets++;
+        w->n.stale_sets++;
     rc = shmc_set(w->cache, key, klen, p, sizeof *p, w->o->ttl_ms, 0);
+    return rc < 0 ? rc : FETCH_MISS;
+}
+
+/* Leased cache-aside: a miss hands out a lease and only its holder queries
+ * the database; its set is refused (-ESTALE) when an update deleted the key
+ * after the lease was handed out. The others wait for the holder's value
+ * (shmc_get_or_wait); if the wait runs out they answer from the database
+ * and store nothing. */
+#define LEASE_MS 1000u
+#define WAIT_MS  50u
+
+static int fetch_leased(struct worker *w, uint32_t id, struct price *p)
+{
+    char key[KEY_MAX];
+    size_t klen = (size_t)key_of(id, key), vlen = 0;
+    uint64_t lease = 0;
+
+    uint64_t t1 = now_ns();
+    int rc = shmc_get_or_lease(w->cache, key, klen, p, sizeof *p, &vlen, NULL,
+                               LEASE_MS, &lease);
+    count_get(w, t1, now_ns());
+    if (rc == -EBUSY) {
+        w->n.lease_waits++;
+        rc = shmc_get_or_wait(w->cache, key, klen, p, sizeof *p, &vlen, NULL,
+                              LEASE_MS, WAIT_MS, &lease);
+    }
+    if (rc == 0) {
+        if (!valid(p, vlen, id))
+            w->n.bad_values++;
+        return FETCH_HIT;
+    }
+    if (rc != -ENOENT && rc != -EBUSY)
+        return rc;
+
+    rc = db_query(w->db, id, w->o->db_latency, p);
+    if (rc < 0)
+        return rc;
+    w->n.db_reads++;
+    if (lease == 0)
+        return FETCH_MISS;
+    if ((uint32_t)(completed_word(w->sh, id) >> 32) > p->version)
+        w->n.stale_sets++;
+    rc = shmc_set_leased(w->cache, key, klen, p, sizeof *p, w->o->ttl_ms, 0, lease);
+    if (rc == -ESTALE) {
+        w->n.lease_rejects++;
+        rc = 0;
+    }
     return rc < 0 ? rc : FETCH_MISS;
 }
 
@@ -340,21 +415,28 @@ static const struct mode modes[] = {
       "before an update finished (a stale set); every read of that product then\n"
       "gets the old price until the next update or the TTL (the stale reads).",
       fetch_plain },
+    { "leased", "leases (shmc_get_or_lease / shmc_set_leased)",
+      "Leased mode: a worker stores a price only under a lease, and an update's\n"
+      "delete kills the lease: a price queried before the update is refused\n"
+      "(-ESTALE) instead of stored.",
+      fetch_leased },
 };
 #define NMODES (sizeof modes / sizeof modes[0])
 
-static void worker_publish(const struct worker *w)
+static void publish(const struct counts *n, struct published *pub)
 {
-    struct worker_stats *s = w->pub;
-    atomic_store_explicit(&s->reads, w->reads, memory_order_relaxed);
-    atomic_store_explicit(&s->hits, w->hits, memory_order_relaxed);
-    atomic_store_explicit(&s->db_reads, w->db_reads, memory_order_relaxed);
-    atomic_store_explicit(&s->gets, w->gets, memory_order_relaxed);
-    atomic_store_explicit(&s->get_ns, w->get_ns, memory_order_relaxed);
-    atomic_store_explicit(&s->stale_reads, w->stale_reads, memory_order_relaxed);
-    atomic_store_explicit(&s->stale_sets, w->stale_sets, memory_order_relaxed);
-    atomic_store_explicit(&s->max_stale_us, w->max_stale_us, memory_order_relaxed);
-    atomic_store_explicit(&s->bad_values, w->bad_values, memory_order_relaxed);
+    uint64_t word[NCOUNTS];
+    memcpy(word, n, sizeof word);
+    for (size_t i = 0; i < NCOUNTS; i++)
+        atomic_store_explicit(&pub->word[i], word[i], memory_order_relaxed);
+}
+
+static void collect(const struct published *pub, struct counts *n)
+{
+    uint64_t word[NCOUNTS];
+    for (size_t i = 0; i < NCOUNTS; i++)
+        word[i] = atomic_load_explicit(&pub->word[i], memory_order_relaxed);
+    memcpy(n, word, sizeof word);
 }
 
 static void worker_run(struct worker *w)
@@ -370,22 +452,31 @@ static void worker_run(struct worker *w)
         int rc = m->fetch(w, id, &p);
         if (rc < 0)
             child_fail("worker", "product %" PRIu32 ": %s", id, shmc_strerror(rc));
-        w->reads++;
-        w->hits += rc == FETCH_HIT;
+        w->n.reads++;
+        w->n.hits += rc == FETCH_HIT;
         if (p.version < (uint32_t)(done >> 32)) {
             uint64_t lag = (now_ns() - sh->t0_ns) / 1000 - (done & 0xffffffffu);
-            w->stale_reads++;
-            if (lag > w->max_stale_us)
-                w->max_stale_us = lag;
+            w->n.stale_reads++;
+            if (lag > w->n.max_stale_us)
+                w->n.max_stale_us = lag;
+        }
+        if (i % 64 == 0) {
+            /* What two clock_gettime calls add to a timed get: time an
+             * empty interval now and then, under the same conditions. */
+            uint64_t a = now_ns(), b = now_ns();
+            if (b - a < PREEMPTED_NS) {
+                w->n.clock_pairs++;
+                w->n.clock_ns += b - a;
+            }
         }
         if (i % 4096 == 0 || rc == FETCH_MISS) {
-            worker_publish(w);
+            publish(&w->n, w->pub);
             if (atomic_load_explicit(&sh->stop, memory_order_relaxed) ||
                 now_ns() >= sh->deadline_ns)
                 break;
         }
     }
-    worker_publish(w);
+    publish(&w->n, w->pub);
 }
 
 /* ---- the updater -------------------------------------------------------- */
@@ -399,9 +490,10 @@ static void updater_run(const struct options *o, struct shared *sh,
         uint64_t t = now_ns();
         if (t >= sh->deadline_ns)
             break;
-        if (t < next) {
-            struct timespec ts = { (time_t)(next / 1000000000u),
-                                   (long)(next % 1000000000u) };
+        if (t < next) {   /* sleep in steps of at most 50 ms, to see stop */
+            uint64_t until = next - t > 50000000u ? t + 50000000u : next;
+            struct timespec ts = { (time_t)(until / 1000000000u),
+                                   (long)(until % 1000000000u) };
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
             continue;
         }
@@ -481,41 +573,22 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-struct totals {
-    uint64_t reads, hits, db_reads, gets, get_ns;
-    uint64_t stale_reads, stale_sets, max_stale_us, bad_values, updates;
-};
-
-static void sum(const struct shared *sh, unsigned workers, struct totals *t)
+/* The workers' counters added up (max_stale_us: the largest). */
+static void sum(const struct shared *sh, unsigned workers, struct counts *t)
 {
-    memset(t, 0, sizeof *t);
+    uint64_t total[NCOUNTS] = { 0 }, max_stale_us = 0;
     for (unsigned i = 0; i < workers; i++) {
-        const struct worker_stats *s = &sh->w[i];
-        t->reads += atomic_load_explicit(&s->reads, memory_order_relaxed);
-        t->hits += atomic_load_explicit(&s->hits, memory_order_relaxed);
-        t->db_reads += atomic_load_explicit(&s->db_reads, memory_order_relaxed);
-        t->gets += atomic_load_explicit(&s->gets, memory_order_relaxed);
-        t->get_ns += atomic_load_explicit(&s->get_ns, memory_order_relaxed);
-        t->stale_reads += atomic_load_explicit(&s->stale_reads, memory_order_relaxed);
-        t->stale_sets += atomic_load_explicit(&s->stale_sets, memory_order_relaxed);
-        t->bad_values += atomic_load_explicit(&s->bad_values, memory_order_relaxed);
-        uint64_t m = atomic_load_explicit(&s->max_stale_us, memory_order_relaxed);
-        if (m > t->max_stale_us)
-            t->max_stale_us = m;
+        struct counts n;
+        uint64_t word[NCOUNTS];
+        collect(&sh->w[i], &n);
+        memcpy(word, &n, sizeof word);
+        for (size_t k = 0; k < NCOUNTS; k++)
+            total[k] += word[k];
+        if (n.max_stale_us > max_stale_us)
+            max_stale_us = n.max_stale_us;
     }
-    t->updates = atomic_load_explicit(&sh->updates, memory_order_relaxed);
-}
-
-/* What one clock_gettime costs inside a timed interval: a get is timed by
- * two of them, and about one call's cost lands between the readings. */
-static double timer_overhead_ns(void)
-{
-    uint64_t total = 0;
-    for (int i = 0; i < 100000; i++) {
-        uint64_t a = now_ns();
-        total += now_ns() - a;
-    }
-    return (double)total / 100000.0;
+    memcpy(t, total, sizeof total);
+    t->max_stale_us = max_stale_us;
 }
 
 /* Wait for the children until deadline_ns; then kill the rest. Returns
@@ -569,11 +642,12 @@ static int any_exited(const pid_t *pids, unsigned n)
 }
 
 static void print_report(const struct options *o, const struct mode *m,
-                         const struct totals *t, double wall_s, shmc_t *cache)
+                         const struct counts *t, uint64_t updates, double wall_s,
+                         shmc_t *cache)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    double overhead = timer_overhead_ns();
-    double per_get = t->gets ? (double)t->get_ns / (double)t->gets - overhead : 0;
+    double timer = t->clock_pairs ? (double)t->clock_ns / (double)t->clock_pairs : 0;
+    double per_get = t->timed_gets ? (double)t->get_ns / (double)t->timed_gets - timer : 0;
     if (per_get < 1)
         per_get = 1;
 
@@ -583,29 +657,35 @@ static void print_report(const struct options *o, const struct mode *m,
            num(t->hits), pct(t->hits, t->reads));
     printf("  misses -> DB queries  %13s\n", num(t->db_reads));
     printf("  price updates         %13s   database written, then the key deleted\n",
-           num(t->updates));
+           num(updates));
     printf("  stale reads           %13s   %.4f %% of reads: a price older than an update\n"
            "                                        that had completed before the read began\n",
            num(t->stale_reads), pct(t->stale_reads, t->reads));
     if (t->stale_reads > 0)
         printf("                                        (at worst %.1f ms after that update completed)\n",
                (double)t->max_stale_us / 1000.0);
-    printf("  stale sets            %13s   a worker stored a price older than an update\n"
-           "                                        that had already completed (the race)\n",
+    printf("  stale sets            %13s   sets of a price older than an update that had\n"
+           "                                        already completed (the race above)\n",
            num(t->stale_sets));
+    if (t->lease_waits || t->lease_rejects)
+        printf("  lease waits           %13s   lease rejects %s (stale sets refused)\n",
+               num(t->lease_waits), num(t->lease_rejects));
     printf("  wrong or torn values  %13s   every value's key and checksum are checked\n",
            num(t->bad_values));
     printf("\n%s\n", m->note);
 
-    printf("\nGet throughput: %s shmc_get calls by %u worker processes on %ld CPUs\n",
-           num(t->gets), o->workers, cpus);
-    printf("  inside shmc_get       %10.0f ns per call = %.1f M gets/s per process\n"
-           "                        (each call timed with clock_gettime, whose %.0f ns\n"
-           "                        cost is subtracted)\n",
-           per_get, 1000.0 / per_get, overhead);
-    printf("  wall clock            %10.2f M gets/s, all workers together over %.1f s\n"
-           "                        (their loops also wait for the database, time every\n"
-           "                        get and check every value)\n",
+    printf("\nGet throughput (shmc_get, %u worker processes on %ld CPUs)\n",
+           o->workers, cpus);
+    printf("  calls                 %13s\n", num(t->gets));
+    printf("  inside shmc_get       %10.0f ns   per call = %.1f M gets/s for one process\n"
+           "                                        (each call timed with clock_gettime; the %.0f ns\n"
+           "                                        the timer adds is subtracted; %s calls the\n"
+           "                                        scheduler interrupted, over %u us, left out)\n",
+           per_get, 1000.0 / per_get, timer, num(t->gets - t->timed_gets),
+           PREEMPTED_NS / 1000);
+    printf("  wall clock            %10.2f M   gets/s, all workers together over %.1f s\n"
+           "                                        (sharing the CPUs; they also wait for the\n"
+           "                                        database, time every get, check every value)\n",
            (double)t->gets / wall_s / 1e6, wall_s);
 
     shmc_stats_t st;
@@ -722,10 +802,11 @@ static int run(const struct options *o, const struct mode *m)
         if (interrupted || any_exited(pids, nchildren) || now_ns() >= sh->deadline_ns)
             break;
         if (!o->quiet) {
-            struct totals t;
+            struct counts t;
             sum(sh, o->workers, &t);
             printf("  %3us %14s %7.2f%% %10s %9s %12s\n", tick, num(t.reads),
-                   pct(t.hits, t.reads), num(t.db_reads), num(t.updates),
+                   pct(t.hits, t.reads), num(t.db_reads),
+                   num(atomic_load_explicit(&sh->updates, memory_order_relaxed)),
                    num(t.stale_reads));
             fflush(stdout);
         }
@@ -740,9 +821,10 @@ stop:
     if (interrupted)
         printf("\n  interrupted\n");
     if (nchildren == o->workers + 1 && sh->t0_ns) {
-        struct totals t;
+        struct counts t;
         sum(sh, o->workers, &t);
-        print_report(o, m, &t, wall_s, cache);
+        print_report(o, m, &t, atomic_load_explicit(&sh->updates, memory_order_relaxed),
+                     wall_s, cache);
         status = failed || t.bad_values ? 1 : 0;
     }
     if (failed)
@@ -854,7 +936,7 @@ int main(int argc, char **argv)
         bad = 1;
     }
     if (bad) {
-        usage(stderr);
+        fprintf(stderr, "prices: try --help\n");
         return 2;
     }
     o.products = products;

@@ -132,9 +132,14 @@ typedef struct shmc_entry {
     int64_t  ttl_ms;  /* -1 = never expires */
     uint64_t cas;
     uint32_t state;   /* SHMC_ENTRY_* bits */
+    uint32_t ntags;   /* tags it was stored with */
 } shmc_entry_t;
 
 #define SHMC_ENTRY_FETCHED 0x1u /* read at least once since it was written */
+#define SHMC_ENTRY_STALE   0x2u /* invalidated or expired: only shmc_get_stale reads it */
+#define SHMC_ENTRY_LEASED  0x4u /* a lease is outstanding on the key */
+#define SHMC_ENTRY_TAGGED  0x8u /* stored with tags (shmc_set_tagged) */
+#define SHMC_ENTRY_NOVALUE 0x10u /* no value: a placeholder carrying a lease */
 
 /* Statistics, memcached's names where memcached has them. Counters are sums
  * over stripes (writes) and processes (reads) taken without a global lock:
@@ -290,6 +295,106 @@ int shmc_stats(shmc_t *c, shmc_stats_t *st);
  */
 int shmc_iterate(shmc_t *c, int (*fn)(const shmc_entry_t *e, void *arg),
                  void *arg);
+
+/* Flags of shmc_iterate_ex(). */
+#define SHMC_ITER_STALE 0x1u /* also visit stale entries and lease placeholders */
+
+/* As shmc_iterate; with SHMC_ITER_STALE also entries that only
+ * shmc_get_stale can read (state SHMC_ENTRY_STALE) and placeholders that
+ * carry a lease (SHMC_ENTRY_NOVALUE). For tools and monitoring. */
+int shmc_iterate_ex(shmc_t *c, unsigned flags, int (*fn)(const shmc_entry_t *e, void *arg),
+                    void *arg);
+
+/* ---- Invalidation strategies beyond delete --------------------------------
+ *
+ * Plain cache-aside (get, miss, read the database, set; update the database,
+ * delete) has two races: a slow worker can set a value it read before an
+ * update whose delete already ran (a stale set that lives until its TTL),
+ * and many workers can recompute one hot key at once (a stampede). Leases
+ * close both; invalidate keeps the old value for stale-while-revalidate;
+ * tags invalidate groups of entries at once. See docs/INVALIDATION.md.
+ */
+
+#define SHMC_LEASE_DEFAULT_MS 10000u /* lease_ms 0 means this */
+#define SHMC_TAG_MAX_LEN      250u   /* bytes of a tag name */
+
+/*
+ * As shmc_get; on a miss, hand out a lease on the key. Returns 0 on a hit
+ * (*lease = 0). On a miss: -ENOENT with *lease != 0 when this caller alone
+ * should recompute the value and store it with shmc_set_leased; -EBUSY when
+ * another caller holds an unexpired lease (wait and retry, see
+ * shmc_get_or_wait, or serve shmc_get_stale). A lease lasts lease_ms (0:
+ * SHMC_LEASE_DEFAULT_MS), so a holder that dies blocks the key for at most
+ * that long. Other errors as shmc_get, plus -EROFS. Thread-safe.
+ */
+int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
+                      size_t *vlen, shmc_item_info_t *info, uint64_t lease_ms, uint64_t *lease);
+
+/*
+ * shmc_get_or_lease, polling with backoff (50 us doubling up to 5 ms) while
+ * another caller holds the lease, for at most wait_ms. Returns 0 (hit),
+ * -ENOENT with *lease (recompute), or -EBUSY when wait_ms ran out.
+ * Blocks the calling thread for up to wait_ms.
+ */
+int shmc_get_or_wait(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
+                     size_t *vlen, shmc_item_info_t *info, uint64_t lease_ms, uint64_t wait_ms,
+                     uint64_t *lease);
+
+/*
+ * Store a value computed under lease. Refused with -ESTALE (and nothing
+ * stored) when, since the lease was handed out, the key was deleted,
+ * invalidated, set by someone else, cleared, tag-invalidated (a tag of its
+ * previous value), or the lease was taken over after it expired: the value
+ * was computed from data that may be stale. A lease is bound to its key and
+ * spent by the set it allows. -EINVAL when lease is 0. Else as shmc_set.
+ */
+int shmc_set_leased(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t ttl_ms, uint32_t flags, uint64_t lease);
+
+/* As shmc_set_leased, storing the value under tags (as shmc_set_tagged);
+ * also -ESTALE when one of these tags was invalidated after the lease was
+ * handed out. */
+int shmc_set_leased_tagged(shmc_t *c, const void *key, size_t klen, const void *val,
+                           size_t vlen, uint64_t ttl_ms, uint32_t flags,
+                           const char *const *tags, size_t ntags, uint64_t lease);
+
+/*
+ * Like shmc_delete for shmc_get (it misses from now on, in every process)
+ * and for leases (they die: a pending shmc_set_leased gets -ESTALE), but the
+ * old value stays readable through shmc_get_stale until it is rewritten or
+ * evicted: stale-while-revalidate. 0 when a live entry was invalidated,
+ * -ENOENT when there was none (its lease, if any, still dies).
+ */
+int shmc_invalidate(shmc_t *c, const void *key, size_t klen);
+
+/*
+ * As shmc_get, but also returns a value that is invalid only because it
+ * was invalidated (shmc_invalidate, shmc_invalidate_tag) or expired, with
+ * info->stale = 1 (info may be NULL). A cleared (shmc_clear) or deleted
+ * entry is gone. Counted as stale_hits when stale.
+ */
+int shmc_get_stale(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
+                   size_t *vlen, shmc_item_info_t *info);
+
+/*
+ * As shmc_set, storing the entry under up to SHMC_TAGS_MAX (4) tags
+ * (non-empty strings of at most SHMC_TAG_MAX_LEN bytes, e.g. "product:123").
+ * -EINVAL for NULL/empty/long tags or ntags over 4.
+ */
+int shmc_set_tagged(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t ttl_ms, uint32_t flags, const char *const *tags, size_t ntags);
+
+/*
+ * Every entry stored under tag (before this call returns) misses from now
+ * on, in every process, in O(1): no scan, no lock. Such entries stay
+ * readable through shmc_get_stale. Tags are kept in a table of 16384 words
+ * by hash, so two tags may share a word: invalidating one then also
+ * invalidates the other's entries (never the reverse: no entry is ever
+ * served after its tag was invalidated). -EINVAL (bad tag), -EROFS.
+ */
+int shmc_invalidate_tag(shmc_t *c, const char *tag);
+
+#define SHMC_TAGS_MAX 4u
 
 /* Text for a value returned by any shmc_* function (negative or positive
  * errno). Never NULL; the string is static. */

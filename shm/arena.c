@@ -6,8 +6,9 @@
  * appended at `head`; when the log is full the item at `tail` is looked at:
  * dead (its slot no longer points back: deleted, replaced, evicted) it is
  * simply passed over; expired or cleared, its slot is reclaimed; live and
- * referenced since it was last passed (CLOCK bit), it slides to the head
- * (second chance, bounded per allocation); live and cold, it is evicted. So the log compacts
+ * referenced since it was last passed (CLOCK bit), or cold while live data
+ * fills under 3/4 of the stripe, it slides to the head (second chance,
+ * bounded per allocation); otherwise, live and cold, it is evicted. So the log compacts
  * itself as it turns, and eviction order approximates LRU.
  *
  *   not wrapped (wrap_end == 0):  |free| tail ... items ... head |  free  |
@@ -84,9 +85,13 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
         struct shm_slot *s = shm_slot_at(c, idx);
         a8 *hot = &c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET];
         uint8_t hv = LD(hot);
+        /* While most of the stripe's memory is dead bytes, a live item is
+         * kept even if cold: evicting it would free nothing an exact LRU
+         * would have to free. */
+        bool roomy = LD(&st->st.bytes) <= c->stripe_bytes / 4 * 3;
         if (!shm_slot_live_locked(c, s, gen)) {
             shm_drop_slot_locked(c, idx, DROP_RECLAIM);
-        } else if ((hv & HOT_LOGREF) && wrap_end && (head == tail || *reinserts > 0)) {
+        } else if (((hv & HOT_LOGREF) || roomy) && wrap_end && (head == tail || *reinserts > 0)) {
             /* Second chance: the item becomes the newest in the log. The
              * free gap [head, tail) is just below it, so it slides down by
              * the gap (possibly overlapping itself: the copy runs upwards,

@@ -13,7 +13,7 @@ const char *shmc_strerror(int err)
         err = -err;
     switch (err) {
     case 0:       return "success";
-    case ENOENT:  return "not found (absent, expired, cleared or invalidated)";
+    case ENOENT:  return "not found (no such segment, or a cache miss: absent, expired, cleared or invalidated)";
     case EEXIST:  return "already exists";
     case ESTALE:  return "entry changed since it was read (CAS or lease mismatch)";
     case E2BIG:   return "key or value too large for this segment";

@@ -22,12 +22,14 @@ uint64_t shm_slot_item_size(struct shm_slot *s)
 
 bool shm_slot_live_locked(const shmc_t *c, struct shm_slot *s, uint32_t gen)
 {
-    (void)c;
     if (LD(&s->item) == 0 || LD(&s->gen) != gen)
         return false;
-    if (LD(&s->state) & SLOT_STALE)
+    uint8_t state = LD(&s->state);
+    if (state & (SLOT_STALE | SLOT_NOVALUE))
         return false;
-    return !shm_expired(LD(&s->expiry));
+    if (shm_expired(LD(&s->expiry)))
+        return false;
+    return !(state & SLOT_TAGGED) || shm_tags_valid(c, LD(&s->item), LD(&s->ntags));
 }
 
 void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen)
@@ -123,11 +125,17 @@ int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen)
     for (unsigned k = 0; k < n; k++)
         if (LD(&shm_slot_at(c, cand[k])->item) == 0)
             return (int64_t)cand[k];
-    for (unsigned k = 0; k < n; k++) {
-        struct shm_slot *s = shm_slot_at(c, cand[k]);
-        if (!shm_slot_live_locked(c, s, gen)) {
-            shm_drop_slot_locked(c, cand[k], DROP_RECLAIM);
-            return (int64_t)cand[k];
+    /* Dead slots, those without an outstanding lease first (a lease
+     * placeholder dropped here makes its holder's set fail as stale). */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned k = 0; k < n; k++) {
+            struct shm_slot *s = shm_slot_at(c, cand[k]);
+            if (pass == 0 && LD(&s->lease))
+                continue;
+            if (!shm_slot_live_locked(c, s, gen)) {
+                shm_drop_slot_locked(c, cand[k], DROP_RECLAIM);
+                return (int64_t)cand[k];
+            }
         }
     }
     /* CLOCK, one hand per bucket: the hand visits the bucket's slots in

@@ -44,6 +44,7 @@ struct shmc {
     struct shm_header  *hdr;
     struct shm_stripe  *stripes;
     struct shm_proc    *procs;
+    a64                *tags;
     struct shm_bucket  *buckets;
     uint64_t nbuckets, bucket_mask, nslots;
     uint32_t nstripes, stripe_mask;
@@ -135,6 +136,32 @@ static inline uint32_t shm_gen(const shmc_t *c)
 static inline bool shm_writable(const shmc_t *c) { return !(c->flags & SHMC_RDONLY); }
 
 int shm_check_key(const shmc_t *c, const void *key, size_t klen);
+
+/* ---- read.c */
+int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,
+                   shmc_item_info_t *info, bool want_stale);
+
+/* ---- tags.c */
+int  shm_tag_indexes(const shmc_t *c, const char *const *tags, size_t ntags, uint32_t *idx);
+uint64_t shm_tag_seq(const shmc_t *c);
+bool shm_tags_valid(const shmc_t *c, uint64_t item, unsigned ntags);
+bool shm_tags_changed_since(const shmc_t *c, const uint32_t *idx, size_t n, uint32_t since);
+unsigned shm_item_tag_indexes(const shmc_t *c, uint64_t item, unsigned ntags, uint32_t *idx);
+
+/* ---- write.c: what a store writes besides key and value */
+struct store_extra {
+    const uint32_t *tags;   /* tag-table indexes */
+    unsigned ntags;
+    uint64_t tag_seq;       /* tag_seq read under the lock */
+    uint8_t  state;         /* SLOT_NOVALUE for a lease placeholder */
+    uint64_t lease;         /* lease token for a placeholder */
+    uint32_t lease_gseq;
+};
+int  shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen);
+int  shm_check_write(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen);
+void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
+                      const void *val, size_t vlen, uint64_t expiry, uint32_t flags, uint32_t gen,
+                      const struct store_extra *x);
 
 #pragma GCC visibility pop
 

@@ -11,6 +11,7 @@
  *   offset 0          header (4 KiB)
  *   stripes_off       stripe[stripes]     lock, item-log state, write counters
  *   procs_off         proc[proc_slots]    per-process(thread) read counters
+ *   tags_off          a64[tag_slots]      last invalidation of each tag
  *   index_off         bucket[buckets]     tag line + 8 slots each
  *   arena_off         item memory, one contiguous log per stripe
  *
@@ -26,6 +27,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "shmcache.h" /* SHMC_TAGS_MAX */
+
 #define SHMC_MAGIC            "SHMCACHE"
 #define SHMC_LAYOUT_VERSION   1u
 #define SHMC_CACHELINE        64u
@@ -33,7 +36,7 @@
 #define SHMC_SLOTS_PER_BUCKET 8u
 #define SHMC_PROC_SLOTS       1024u
 #define SHMC_ITEM_ALIGN       8u
-#define SHMC_TAGS_MAX         4u     /* tag references an entry may carry */
+#define SHMC_TAG_SLOTS        16384u /* words of the tag table */
 #define SHMC_HASH_VERSION     1u     /* bump when shm_hash or shm_locate change */
 
 typedef _Atomic uint8_t  a8;
@@ -75,8 +78,11 @@ struct shm_header {
     uint64_t hash_seed;           /* 120 per-segment random seed */
     uint64_t created_unix_ms;     /* 128 */
     uint64_t created_mono_ms;     /* 136 */
-    uint64_t header_check;        /* 144 hash of bytes [0, 144) */
-    uint8_t  pad0[SHMC_CACHELINE * 3 - 152];
+    uint64_t tags_off;            /* 144 tag table */
+    uint32_t tag_slots;           /* 152 power of two */
+    uint32_t pad1;                /* 156 */
+    uint64_t header_check;        /* 160 hash of bytes [0, 160), ready as 0 */
+    uint8_t  pad0[SHMC_CACHELINE * 3 - 168];
     /* Mutable part, one line each so writers do not slow readers. */
     alignas(SHMC_CACHELINE) a64 generation;   /* bumped by shmc_clear */
     alignas(SHMC_CACHELINE) struct {
@@ -84,7 +90,10 @@ struct shm_header {
         a64 cmd_get, get_hits, get_misses, get_expired, get_flushed, get_locked;
         a64 stale_hits, lease_waits;
     } retired;
-    alignas(SHMC_CACHELINE) a64 tag_invalidations;
+    /* Tag invalidation: tag_seq counts invalidations; each invalidation
+     * stores its number in the tag's table word (tags.c). */
+    alignas(SHMC_CACHELINE) a64 tag_seq;
+    a64 tag_invalidations;
 };
 
 /* The fields the checksum covers: everything written once at creation. */
@@ -140,6 +149,7 @@ enum {
     SLOT_STALE  = 0x01,  /* invalidated: misses for get, readable as stale */
     SLOT_LEASED = 0x02,  /* a lease is outstanding on this key */
     SLOT_TAGGED = 0x04,  /* the item carries tag references */
+    SLOT_NOVALUE = 0x08, /* placeholder holding only a key and its lease */
 };
 struct shm_slot {
     a32 seq;
@@ -153,8 +163,8 @@ struct shm_slot {
     a16 klen;
     a8  state;          /* SLOT_* bits */
     a8  ntags;          /* tag references in the item (SLOT_TAGGED) */
-    a32 lease_ms;       /* reserved: lease expiry, low bits */
-    a64 lease;          /* reserved: outstanding lease token */
+    a32 lease_gseq;     /* tag_seq (low 32 bits) when the lease was granted */
+    a64 lease;          /* outstanding lease token, 0 = none (lease.c) */
 };
 
 /* The first line of a bucket: a 32-bit tag per slot, so a lookup compares
@@ -197,15 +207,22 @@ _Static_assert(sizeof(a64) == 8 && sizeof(a32) == 4, "atomics are not lock-free 
 
 static inline uint64_t shm_align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
+/* Tag references of an item: the tag_seq value when it was stored (8
+ * bytes), then a 32-bit tag-table index per tag, padded to 8. */
+static inline uint64_t shm_tags_size(uint64_t ntags)
+{
+    return ntags ? shm_align_up(8 + 4 * ntags, SHMC_ITEM_ALIGN) : 0;
+}
+
 /* Bytes an item with these lengths occupies in the log. */
 static inline uint64_t shm_item_size(uint64_t klen, uint64_t vlen, uint64_t ntags)
 {
-    return sizeof(struct shm_item) + ntags * 8 + shm_align_up(klen, SHMC_ITEM_ALIGN)
+    return sizeof(struct shm_item) + shm_tags_size(ntags) + shm_align_up(klen, SHMC_ITEM_ALIGN)
          + shm_align_up(vlen, SHMC_ITEM_ALIGN);
 }
 
 /* Offset of the key and value inside an item. */
-static inline uint64_t shm_item_key_off(uint64_t ntags) { return sizeof(struct shm_item) + ntags * 8; }
+static inline uint64_t shm_item_key_off(uint64_t ntags) { return sizeof(struct shm_item) + shm_tags_size(ntags); }
 static inline uint64_t shm_item_val_off(uint64_t klen, uint64_t ntags)
 {
     return shm_item_key_off(ntags) + shm_align_up(klen, SHMC_ITEM_ALIGN);

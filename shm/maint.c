@@ -57,8 +57,9 @@ int64_t shmc_flush_expired(shmc_t *c)
     return n;
 }
 
-/* Copy slot idx's metadata and key consistently. 1 live, 0 not, <0 error. */
-static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, uint8_t *kbuf, shmc_entry_t *e)
+/* Copy slot idx's metadata and key consistently. 1 to report, 0 not,
+ * <0 error. With all, stale entries and lease placeholders are reported. */
+static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, bool all, uint8_t *kbuf, shmc_entry_t *e)
 {
     struct shm_slot *s = shm_slot_at(c, idx);
     for (unsigned attempt = 0; attempt < SHMC_READ_RETRIES * 16; attempt++) {
@@ -71,35 +72,46 @@ static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, uint8_t *kbuf, shmc
         uint32_t klen = LD(&s->klen), vlen = LD(&s->vlen);
         uint8_t ntags = LD(&s->ntags), state = LD(&s->state);
         uint64_t expiry = LD(&s->expiry);
-        bool live = item && LD(&s->gen) == gen && !(state & SLOT_STALE);
-        bool sane = item >= c->arena_off && klen && klen <= c->max_key &&
+        bool present = item && LD(&s->gen) == gen;
+        bool sane = item >= c->arena_off && klen && klen <= c->max_key && ntags <= SHMC_TAGS_MAX &&
                     item + shm_item_size(klen, vlen, ntags) <= c->arena_off + c->memory;
-        if (live && sane) {
+        bool stale = false;
+        if (present && sane) {
             shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen, c->max_key + 8);
+            stale = (state & SLOT_STALE) || (expiry && shm_expired(expiry)) ||
+                    (ntags && !shm_tags_valid(c, item, ntags));
             e->klen = klen;
             e->vlen = vlen;
             e->flags = LD(&s->flags);
             e->cas = LD(&s->cas);
+            e->ntags = ntags;
             e->ttl_ms = expiry ? shm_ttl_left(expiry) : -1;
             uint8_t hot = LD(&c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET]);
-            e->state = (hot & HOT_FETCHED) ? SHMC_ENTRY_FETCHED : 0;
+            e->state = ((hot & HOT_FETCHED) ? SHMC_ENTRY_FETCHED : 0) |
+                       (stale ? SHMC_ENTRY_STALE : 0) |
+                       ((state & SLOT_LEASED) && LD(&s->lease) ? SHMC_ENTRY_LEASED : 0) |
+                       (ntags ? SHMC_ENTRY_TAGGED : 0) |
+                       ((state & SLOT_NOVALUE) ? SHMC_ENTRY_NOVALUE : 0);
         }
         atomic_thread_fence(memory_order_acquire);
         if (LD(&s->seq) != s1)
             continue;
-        if (!live)
+        if (!present)
             return 0;
         if (!sane)
             return -EBADMSG;
-        return expiry && shm_expired(expiry) ? 0 : 1;
+        if (e->state & (SHMC_ENTRY_STALE | SHMC_ENTRY_NOVALUE))
+            return all ? 1 : 0;
+        return 1;
     }
     return -EBUSY;
 }
 
-int shmc_iterate(shmc_t *c, int (*fn)(const shmc_entry_t *e, void *arg), void *arg)
+int shmc_iterate_ex(shmc_t *c, unsigned flags, int (*fn)(const shmc_entry_t *e, void *arg), void *arg)
 {
-    if (!c || !fn)
+    if (!c || !fn || (flags & ~SHMC_ITER_STALE))
         return -EINVAL;
+    bool all = flags & SHMC_ITER_STALE;
     uint8_t *kbuf = malloc(c->max_key + 8);
     if (!kbuf)
         return -ENOMEM;
@@ -110,29 +122,32 @@ int shmc_iterate(shmc_t *c, int (*fn)(const shmc_entry_t *e, void *arg), void *a
             for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET && !ret; i++) {
                 shmc_entry_t e;
                 memset(&e, 0, sizeof(e));
-                int r = snap_entry(c, b * SHMC_SLOTS_PER_BUCKET + i, gen, kbuf, &e);
-                if (r == 1) {
-                    e.key = kbuf;
-                    ret = fn(&e, arg);
-                } else if (r == -EBUSY && shm_writable(c)) {
+                uint64_t idx = b * SHMC_SLOTS_PER_BUCKET + i;
+                int r = snap_entry(c, idx, gen, all, kbuf, &e);
+                if (r == -EBUSY && shm_writable(c)) {
                     /* A writer kept the slot busy: read it under the lock. */
                     int lr = shm_lock(c, s);
                     if (lr) {
                         ret = lr;
                         break;
                     }
-                    r = snap_entry(c, b * SHMC_SLOTS_PER_BUCKET + i, gen, kbuf, &e);
+                    r = snap_entry(c, idx, gen, all, kbuf, &e);
                     shm_unlock(c, s);
-                    if (r == 1) {
-                        e.key = kbuf;
-                        ret = fn(&e, arg);
-                    }
+                }
+                if (r == 1) {
+                    e.key = kbuf;
+                    ret = fn(&e, arg);
                 }
             }
         }
     }
     free(kbuf);
     return ret;
+}
+
+int shmc_iterate(shmc_t *c, int (*fn)(const shmc_entry_t *e, void *arg), void *arg)
+{
+    return shmc_iterate_ex(c, 0, fn, arg);
 }
 
 int shmc_stats(shmc_t *c, shmc_stats_t *o)

@@ -29,7 +29,7 @@
 
 #include "internal.h"
 
-enum rd { RD_HIT, RD_NOTHERE, RD_RETRY, RD_EXPIRED, RD_FLUSHED, RD_STALE, RD_CORRUPT };
+enum rd { RD_HIT, RD_NOTHERE, RD_RETRY, RD_EXPIRED, RD_FLUSHED, RD_STALE, RD_NOVALUE, RD_CORRUPT };
 
 struct rdout {
     uint64_t cas, expiry;
@@ -73,7 +73,11 @@ static enum rd read_slot(shmc_t *c, uint64_t idx, const struct keyloc *kl, const
     enum rd res = RD_HIT;
     if (sgen != gen)
         res = RD_FLUSHED;
+    else if (state & SLOT_NOVALUE)
+        res = RD_NOVALUE;
     else if (state & SLOT_STALE)
+        res = RD_STALE;
+    else if (ntags && !shm_tags_valid(c, item, ntags))
         res = RD_STALE;
     else if (expiry && shm_expired(expiry))
         res = RD_EXPIRED;
@@ -83,7 +87,7 @@ static enum rd read_slot(shmc_t *c, uint64_t idx, const struct keyloc *kl, const
     o->expiry = expiry;
     o->slot = idx;
     o->state = state;
-    if ((res == RD_HIT || (want_stale && res != RD_FLUSHED)) && vlen <= cap && vlen)
+    if ((res == RD_HIT || (want_stale && (res == RD_STALE || res == RD_EXPIRED))) && vlen <= cap && vlen)
         shm_copy_out(buf, c->base + item + shm_item_val_off(klen, ntags), vlen, cap);
     return validate(s, s1) ? res : RD_RETRY;
 }
@@ -125,9 +129,6 @@ static inline void count(struct shm_proc *r, bool shared, a64 *f)
 }
 
 /* The shared body of shmc_get and shmc_get_stale. */
-int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,
-                   shmc_item_info_t *info, bool want_stale);
-
 int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,
                    shmc_item_info_t *info, bool want_stale)
 {
@@ -223,4 +224,10 @@ int shmc_get(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, siz
              shmc_item_info_t *info)
 {
     return shm_get_common(c, key, klen, buf, cap, vlen, info, false);
+}
+
+int shmc_get_stale(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,
+                   shmc_item_info_t *info)
+{
+    return shm_get_common(c, key, klen, buf, cap, vlen, info, true);
 }

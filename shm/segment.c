@@ -98,7 +98,7 @@ static uint64_t header_check(const struct shm_header *h)
 struct geometry {
     uint64_t buckets, memory, stripe_bytes;
     uint32_t stripes, max_key, max_val, mode;
-    uint64_t stripes_off, procs_off, index_off, arena_off, size;
+    uint64_t stripes_off, procs_off, tags_off, index_off, arena_off, size;
 };
 
 static uint64_t next_pow2(uint64_t v)
@@ -115,7 +115,8 @@ static void place(struct geometry *g)
 {
     g->stripes_off = SHMC_HEADER_SIZE;
     g->procs_off = shm_align_up(g->stripes_off + (uint64_t)g->stripes * sizeof(struct shm_stripe), 4096);
-    g->index_off = shm_align_up(g->procs_off + (uint64_t)SHMC_PROC_SLOTS * sizeof(struct shm_proc), 4096);
+    g->tags_off = shm_align_up(g->procs_off + (uint64_t)SHMC_PROC_SLOTS * sizeof(struct shm_proc), 4096);
+    g->index_off = shm_align_up(g->tags_off + (uint64_t)SHMC_TAG_SLOTS * sizeof(a64), 4096);
     g->arena_off = shm_align_up(g->index_off + g->buckets * sizeof(struct shm_bucket), 4096);
     g->size = shm_align_up(g->arena_off + g->memory, 4096);
 }
@@ -172,7 +173,8 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
 
 static int geometry_from_header(const struct shm_header *h, uint64_t st_size, struct geometry *g)
 {
-    if (h->slots_per_bucket != SHMC_SLOTS_PER_BUCKET || h->proc_slots != SHMC_PROC_SLOTS)
+    if (h->slots_per_bucket != SHMC_SLOTS_PER_BUCKET || h->proc_slots != SHMC_PROC_SLOTS ||
+        h->tag_slots != SHMC_TAG_SLOTS)
         return -EBADMSG;
     if (!is_pow2(h->stripes) || h->stripes > SHMC_STRIPES_MAX)
         return -EBADMSG;
@@ -196,7 +198,7 @@ static int geometry_from_header(const struct shm_header *h, uint64_t st_size, st
     g->mode = h->mode;
     place(g);
     /* Offsets are recomputed, never taken on trust. */
-    if (g->stripes_off != h->stripes_off || g->procs_off != h->procs_off ||
+    if (g->stripes_off != h->stripes_off || g->procs_off != h->procs_off || g->tags_off != h->tags_off ||
         g->index_off != h->index_off || g->arena_off != h->arena_off ||
         g->size != h->segment_size || g->size != st_size)
         return -EBADMSG;
@@ -226,6 +228,7 @@ static void handle_from_geometry(shmc_t *c, const struct geometry *g)
     c->hdr = (struct shm_header *)(void *)c->base;
     c->stripes = (struct shm_stripe *)(void *)(c->base + g->stripes_off);
     c->procs = (struct shm_proc *)(void *)(c->base + g->procs_off);
+    c->tags = (a64 *)(void *)(c->base + g->tags_off);
     c->buckets = (struct shm_bucket *)(void *)(c->base + g->index_off);
     c->nbuckets = g->buckets;
     c->bucket_mask = g->buckets - 1;
@@ -289,6 +292,8 @@ static int build(uint8_t *base, const struct geometry *g)
     h->slots_per_bucket = SHMC_SLOTS_PER_BUCKET;
     h->stripes_off = g->stripes_off;
     h->procs_off = g->procs_off;
+    h->tags_off = g->tags_off;
+    h->tag_slots = SHMC_TAG_SLOTS;
     h->index_off = g->index_off;
     h->arena_off = g->arena_off;
     h->hash_seed = random_seed();

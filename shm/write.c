@@ -23,7 +23,7 @@
 
 enum store_op { OP_SET, OP_ADD, OP_REPLACE, OP_CAS };
 
-static int check_write(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen)
+int shm_check_write(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen)
 {
     if (!c)
         return -EINVAL;
@@ -42,13 +42,14 @@ static int check_write(shmc_t *c, const void *key, size_t klen, const void *val,
 /* Write a new item at off and point slot idx at it. */
 static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uint64_t off,
                            const void *key, size_t klen, const void *val, size_t vlen,
-                           uint64_t expiry, uint32_t flags)
+                           uint64_t expiry, uint32_t flags, const struct store_extra *x)
 {
     struct shm_stripe *st = &c->stripes[kl->stripe];
     struct shm_bucket *bk = &c->buckets[idx / SHMC_SLOTS_PER_BUCKET];
     unsigned i = (unsigned)(idx % SHMC_SLOTS_PER_BUCKET);
     struct shm_slot *s = &bk->slot[i];
-    uint64_t size = shm_item_size(klen, vlen, 0);
+    unsigned ntags = x ? x->ntags : 0;
+    uint64_t size = shm_item_size(klen, vlen, ntags);
     uint32_t gen = LD(&st->count_gen);
 
     /* The item first: nobody references these bytes yet, but a reader of
@@ -60,10 +61,16 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     ST(&it->slot, (uint32_t)idx);
     ST(&it->vlen, (uint32_t)vlen);
     ST(&it->klen, (uint16_t)klen);
-    ST(&it->ntags, 0);
-    shm_copy_in(c->base + off + shm_item_key_off(0), key, klen);
+    ST(&it->ntags, (uint16_t)ntags);
+    if (ntags) {
+        uint8_t area[8 + 4 * SHMC_TAGS_MAX];
+        memcpy(area, &x->tag_seq, 8);
+        memcpy(area + 8, x->tags, 4 * ntags);
+        shm_copy_in(c->base + off + sizeof(struct shm_item), area, 8 + 4 * ntags);
+    }
+    shm_copy_in(c->base + off + shm_item_key_off(ntags), key, klen);
     if (vlen)
-        shm_copy_in(c->base + off + shm_item_val_off(klen, 0), val, vlen);
+        shm_copy_in(c->base + off + shm_item_val_off(klen, ntags), val, vlen);
 
     if (LD(&s->item) && LD(&s->gen) == gen) {
         ST(&st->st.curr_items, LD(&st->st.curr_items) - 1);
@@ -83,9 +90,11 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     ST(&s->vlen, (uint32_t)vlen);
     ST(&s->flags, flags);
     ST(&s->klen, (uint16_t)klen);
-    ST(&s->state, 0);
-    ST(&s->ntags, 0);
-    ST(&s->lease, 0);
+    ST(&s->state, (uint8_t)((x ? x->state : 0) | (ntags ? SLOT_TAGGED : 0) |
+                            (x && x->lease ? SLOT_LEASED : 0)));
+    ST(&s->ntags, (uint8_t)ntags);
+    ST(&s->lease, x ? x->lease : 0);
+    ST(&s->lease_gseq, x ? x->lease_gseq : 0);
     ST(&s->gen, gen);
     ST(&bk->tag[i], kl->tag);
     ST(&bk->hot[i], 0);
@@ -99,22 +108,23 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
 
 /* Store under the lock: room in the log, then the slot the key has (it may
  * have been evicted while making room), else a free or evicted one. */
-static void store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
-                         const void *val, size_t vlen, uint64_t expiry, uint32_t flags, uint32_t gen)
+void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
+                      const void *val, size_t vlen, uint64_t expiry, uint32_t flags, uint32_t gen,
+                      const struct store_extra *x)
 {
     struct shm_stripe *st = &c->stripes[kl->stripe];
     ST(&st->dirty, 1);
-    uint64_t size = shm_item_size(klen, vlen, 0);
+    uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
     int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
     int64_t idx = shm_find_locked(c, kl, key, klen);
     if (idx < 0)
         idx = shm_choose_slot_locked(c, kl, gen);
-    publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags);
+    publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags, x);
     ST(&st->dirty, 0);
 }
 
 /* Lock the key's stripe and bring its counters to the current generation. */
-static int lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen)
+int shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen)
 {
     int r = shm_lock(c, kl->stripe);
     if (r)
@@ -126,16 +136,21 @@ static int lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen)
 }
 
 static int store(shmc_t *c, enum store_op op, const void *key, size_t klen, const void *val,
-                 size_t vlen, uint64_t ttl_ms, uint32_t flags, uint64_t cas)
+                 size_t vlen, uint64_t ttl_ms, uint32_t flags, uint64_t cas,
+                 const char *const *tags, size_t ntags)
 {
-    int r = check_write(c, key, klen, val, vlen);
+    int r = shm_check_write(c, key, klen, val, vlen);
+    if (r)
+        return r;
+    uint32_t tagidx[SHMC_TAGS_MAX];
+    r = shm_tag_indexes(c, tags, ntags, tagidx);
     if (r)
         return r;
     struct keyloc kl;
     shm_locate(c, key, klen, &kl);
     uint64_t expiry = shm_expiry_from_ttl(ttl_ms);
     uint32_t gen;
-    r = lock_key(c, &kl, &gen);
+    r = shm_lock_key(c, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
@@ -156,34 +171,42 @@ static int store(shmc_t *c, enum store_op op, const void *key, size_t klen, cons
             BUMP(&st->st.cas_hits, 1);
         }
     }
-    if (!r)
-        store_locked(c, &kl, key, klen, val, vlen, expiry, flags, gen);
+    if (!r) {
+        struct store_extra x = {tagidx, (unsigned)ntags, ntags ? shm_tag_seq(c) : 0, 0, 0, 0};
+        shm_store_locked(c, &kl, key, klen, val, vlen, expiry, flags, gen, ntags ? &x : NULL);
+    }
     shm_unlock(c, kl.stripe);
     return r;
+}
+
+int shmc_set_tagged(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t ttl_ms, uint32_t flags, const char *const *tags, size_t ntags)
+{
+    return store(c, OP_SET, key, klen, val, vlen, ttl_ms, flags, 0, tags, ntags);
 }
 
 int shmc_set(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
              uint64_t ttl_ms, uint32_t flags)
 {
-    return store(c, OP_SET, key, klen, val, vlen, ttl_ms, flags, 0);
+    return store(c, OP_SET, key, klen, val, vlen, ttl_ms, flags, 0, NULL, 0);
 }
 
 int shmc_add(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
              uint64_t ttl_ms, uint32_t flags)
 {
-    return store(c, OP_ADD, key, klen, val, vlen, ttl_ms, flags, 0);
+    return store(c, OP_ADD, key, klen, val, vlen, ttl_ms, flags, 0, NULL, 0);
 }
 
 int shmc_replace(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
                  uint64_t ttl_ms, uint32_t flags)
 {
-    return store(c, OP_REPLACE, key, klen, val, vlen, ttl_ms, flags, 0);
+    return store(c, OP_REPLACE, key, klen, val, vlen, ttl_ms, flags, 0, NULL, 0);
 }
 
 int shmc_cas(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
              uint64_t ttl_ms, uint32_t flags, uint64_t cas)
 {
-    return store(c, OP_CAS, key, klen, val, vlen, ttl_ms, flags, cas);
+    return store(c, OP_CAS, key, klen, val, vlen, ttl_ms, flags, cas, NULL, 0);
 }
 
 /* Parse an unsigned decimal of 1..20 digits that fits in 64 bits. */
@@ -207,14 +230,14 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out)
 int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint64_t *initial,
               uint64_t ttl_ms, uint64_t *result)
 {
-    int r = check_write(c, key, klen, "", 0);
+    int r = shm_check_write(c, key, klen, "", 0);
     if (r)
         return r;
     struct keyloc kl;
     shm_locate(c, key, klen, &kl);
     uint64_t create_expiry = initial ? shm_expiry_from_ttl(ttl_ms) : 0;
     uint32_t gen;
-    r = lock_key(c, &kl, &gen);
+    r = shm_lock_key(c, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
@@ -232,7 +255,7 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
             if ((size_t)n > c->max_val)
                 r = -E2BIG;
             else
-                store_locked(c, &kl, key, klen, num, (size_t)n, create_expiry, 0, gen);
+                shm_store_locked(c, &kl, key, klen, num, (size_t)n, create_expiry, 0, gen, NULL);
         }
     } else {
         uint32_t vlen = LD(&s->vlen);
@@ -252,7 +275,7 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
                     r = -E2BIG;
                 } else {
                     BUMP(&st->st.incr_hits, 1);
-                    store_locked(c, &kl, key, klen, num, (size_t)n, LD(&s->expiry), LD(&s->flags), gen);
+                    shm_store_locked(c, &kl, key, klen, num, (size_t)n, LD(&s->expiry), LD(&s->flags), gen, NULL);
                 }
             }
         }
@@ -265,14 +288,14 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
 
 int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
 {
-    int r = check_write(c, key, klen, "", 0);
+    int r = shm_check_write(c, key, klen, "", 0);
     if (r)
         return r;
     struct keyloc kl;
     shm_locate(c, key, klen, &kl);
     uint64_t expiry = shm_expiry_from_ttl(ttl_ms);
     uint32_t gen;
-    r = lock_key(c, &kl, &gen);
+    r = shm_lock_key(c, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
@@ -298,13 +321,13 @@ int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
 
 int shmc_delete(shmc_t *c, const void *key, size_t klen)
 {
-    int r = check_write(c, key, klen, "", 0);
+    int r = shm_check_write(c, key, klen, "", 0);
     if (r)
         return r;
     struct keyloc kl;
     shm_locate(c, key, klen, &kl);
     uint32_t gen;
-    r = lock_key(c, &kl, &gen);
+    r = shm_lock_key(c, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];

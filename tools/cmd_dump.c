@@ -228,6 +228,11 @@ int cmd_restore(tool_args_t *a)
     shmc_t *c;
     int code = EXIT_OK, ended = 0;
 
+    if (isatty(STDIN_FILENO)) {
+        tool_err("restore: standard input is a terminal (redirect a dump "
+                 "file to it)");
+        return EXIT_USAGE;
+    }
     if (read_exact(stdin, magic, sizeof magic) != 1 ||
         memcmp(magic, DUMP_MAGIC, DUMP_MAGIC_LEN) != 0) {
         tool_err("restore: standard input is not a shmcache dump (no "

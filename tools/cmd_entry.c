@@ -171,11 +171,7 @@ int cmd_incr(tool_args_t *a)
                         a->ttl_ms, &result);
     shmc_close(c);
     if (err < 0) {
-        if (err == -EINVAL)
-            tool_err("incr %s: the value is not an unsigned decimal number",
-                     a->pos[1]);
-        else
-            tool_op_err("incr", key, klen, err);
+        tool_op_err("incr", key, klen, err);
         free(key);
         return EXIT_FAIL;
     }

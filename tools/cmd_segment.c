@@ -90,8 +90,14 @@ int cmd_create(tool_args_t *a)
     }
     int rc = shmc_open(name, SHMC_CREATE | SHMC_EXCL, &cfg, &c);
     if (rc == -EINVAL) {
-        tool_err("cannot create %s: %s (check the name and the geometry)",
-                 name, shmc_strerror(rc));
+        if (cfg.memory < cfg.max_value_len)
+            tool_err("cannot create %s: %s (item memory %llu is smaller than "
+                     "the largest value %u: lower --max-value or raise "
+                     "--memory)", name, shmc_strerror(rc),
+                     (unsigned long long)cfg.memory, cfg.max_value_len);
+        else
+            tool_err("cannot create %s: %s (check the name and the geometry)",
+                     name, shmc_strerror(rc));
         return EXIT_USAGE;
     }
     if (rc < 0) {
@@ -137,14 +143,10 @@ static int must_be_segment(const tool_args_t *a, const char *name)
     if (rc != EXIT_OK)
         return rc;
     rc = shmc_probe(path, &in);
-    if (rc < 0) {
-        tool_err("cannot open %s: %s", name, shmc_strerror(rc));
-        return EXIT_NOOPEN;
-    }
-    if (rc == 0) {
-        tool_err("cannot open %s: %s", name, shmc_strerror(-EBADMSG));
-        return EXIT_NOOPEN;
-    }
+    if (rc < 0)
+        return tool_open_err(name, rc);
+    if (rc == 0)
+        return tool_open_err(name, -EBADMSG);
     return EXIT_OK;
 }
 
@@ -464,10 +466,8 @@ int cmd_check(tool_args_t *a)
     int rc = tool_try_open(a, name, 0, &c);
     if (rc == -EACCES || rc == -EROFS)
         rc = tool_try_open(a, name, SHMC_RDONLY, &c);
-    if (rc < 0) {
-        tool_err("cannot open %s: %s", name, shmc_strerror(rc));
-        return EXIT_NOOPEN;
-    }
+    if (rc < 0)
+        return tool_open_err(name, rc);
     problems_t pr = { NULL, 0, 0, 0 };
     int64_t found = shmc_check(c, collect_problem, &pr);
     shmc_close(c);

@@ -61,11 +61,25 @@ int tool_open(const tool_args_t *a, const char *name, unsigned flags,
               shmc_t **out)
 {
     int rc = tool_try_open(a, name, flags, out);
-    if (rc < 0) {
-        tool_err("cannot open %s: %s", name, shmc_strerror(rc));
-        return EXIT_NOOPEN;
-    }
+    if (rc < 0)
+        return tool_open_err(name, rc);
     return EXIT_OK;
+}
+
+int tool_open_err(const char *name, int err)
+{
+    char *shown = text_escape_str(name, strlen(name));
+    if (err == -EINVAL) {
+        tool_err("bad segment name '%s' (1..%u printable characters, no '/' "
+                 "but a leading one)", shown ? shown : name, SHMC_NAME_MAX);
+        free(shown);
+        return EXIT_USAGE;
+    }
+    /* The library's text for -ENOENT speaks of cache misses. */
+    tool_err("cannot open %s: %s", shown ? shown : name,
+             err == -ENOENT ? "no such segment" : shmc_strerror(err));
+    free(shown);
+    return EXIT_NOOPEN;
 }
 
 int tool_open_ro(const tool_args_t *a, const char *name, shmc_t **out)
@@ -177,6 +191,11 @@ int tool_op_err(const char *what, const void *key, size_t klen, int err)
 {
     const char *why;
     switch (err) {
+    case -EINVAL:
+        why = strcmp(what, "incr") == 0
+            ? "the value is not an unsigned decimal number"
+            : shmc_strerror(err);
+        break;
     case -ENOENT: why = "no such key"; break;
     case -EEXIST: why = "key exists"; break;
     case -ESTALE: why = "entry changed"; break;

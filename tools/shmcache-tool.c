@@ -339,18 +339,10 @@ static int parse_args(tool_args_t *a, int argc, char **argv, unsigned allowed,
     return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static int tool_main(tool_args_t *ap, int argc, char **argv)
 {
-    tool_args_t a;
+    tool_args_t a = *ap;
     int help = 0, version = 0, used = 0;
-    memset(&a, 0, sizeof a);
-    shmc_config_init(&a.cfg);
-    a.interval_ms = 1000;
-    a.pos = calloc((size_t)argc + 1, sizeof *a.pos);
-    if (a.pos == NULL) {
-        tool_err("out of memory");
-        return EXIT_FAIL;
-    }
 
     /* Global options up to the command name. */
     if (parse_args(&a, argc - 1, argv + 1, OPT_GLOBAL, 1, &help, &version,
@@ -366,7 +358,7 @@ int main(int argc, char **argv)
             print_global_help(stdout);
             return EXIT_OK;
         }
-        print_global_help(stderr);
+        tool_err("missing command (try '" TOOL_NAME " --help')");
         return EXIT_USAGE;
     }
     const char *name = argv[at];
@@ -404,11 +396,25 @@ int main(int argc, char **argv)
         return tool_usage_err(&a, "missing argument; usage: " TOOL_NAME " %s", c->usage);
     if (a.npos > c->max_pos)
         return tool_usage_err(&a, "too many arguments; usage: " TOOL_NAME " %s", c->usage);
-    int rc = c->run(&a);
+    return c->run(&a);
+}
+
+int main(int argc, char **argv)
+{
+    tool_args_t a;
+    memset(&a, 0, sizeof a);
+    shmc_config_init(&a.cfg);
+    a.interval_ms = 1000;
+    a.pos = calloc((size_t)argc + 1, sizeof *a.pos);
+    if (a.pos == NULL) {
+        tool_err("out of memory");
+        return EXIT_FAIL;
+    }
+    int rc = tool_main(&a, argc, argv);
+    free(a.pos);
     if (fflush(stdout) != 0 && rc == EXIT_OK) {
         tool_err("write error on standard output");
         rc = EXIT_FAIL;
     }
-    free(a.pos);
     return rc;
 }

@@ -82,6 +82,7 @@ int  tool_try_open(const tool_args_t *a, const char *name, unsigned flags,
                    shmc_t **out);
 int  tool_open(const tool_args_t *a, const char *name, unsigned flags,
                shmc_t **out);
+int  tool_open_err(const char *name, int err);
 int  tool_open_ro(const tool_args_t *a, const char *name, shmc_t **out);
 int  tool_confirm(const tool_args_t *a, const char *action, const char *name);
 int  tool_key_arg(const tool_args_t *a, const char *arg, unsigned char **key,
