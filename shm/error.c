@@ -9,9 +9,9 @@
 
 const char *shmc_strerror(int err)
 {
-    if (err < 0)
-        err = -err;
-    switch (err) {
+    /* INT_MIN has no positive counterpart: it is simply unknown. */
+    unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+    switch (e) {
     case 0:       return "success";
     case ENOENT:  return "not found (no such segment, or a cache miss: absent, expired, cleared or invalidated)";
     case EEXIST:  return "already exists";
