@@ -96,9 +96,29 @@ void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe);
 /* ---- procs.c */
 int  shm_procs_attach(shmc_t *c);
 void shm_procs_detach(shmc_t *c);
+/* The calling thread's last (handle, row), so that the get path finds its
+ * counters with two compares; refreshed by shm_row_slow. */
+struct tl_ent {
+    uint64_t hid;
+    uint64_t fgen;
+    struct shm_proc *row;
+    int32_t idx;
+};
+extern __thread struct tl_ent shm_tl_last __attribute__((tls_model("initial-exec")));
+extern _Atomic uint64_t shm_fork_gen; /* bumped in every fork child */
+struct shm_proc *shm_row_slow(shmc_t *c, bool *shared);
+
 /* The counters the calling thread updates; *shared says whether other
  * threads update the same counters (then they need atomic adds). */
-struct shm_proc *shm_row(shmc_t *c, bool *shared);
+static inline struct shm_proc *shm_row(shmc_t *c, bool *shared)
+{
+    if (likely(shm_tl_last.hid == c->id &&
+               shm_tl_last.fgen == atomic_load_explicit(&shm_fork_gen, memory_order_relaxed))) {
+        *shared = false;
+        return shm_tl_last.row;
+    }
+    return shm_row_slow(c, shared);
+}
 uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum);
 
 /* ---- index.c: slots */

@@ -28,12 +28,6 @@
 
 #include "internal.h"
 
-struct tl_ent {
-    uint64_t hid;
-    uint64_t fgen;
-    struct shm_proc *row;
-    int32_t idx;
-};
 struct tl_set {
     uint32_t n, cap;
     struct tl_ent *e;
@@ -42,12 +36,14 @@ struct tl_set {
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static shmc_t **g_handles;
 static size_t g_nhandles, g_caphandles;
-static _Atomic uint64_t g_fork_gen;
+_Atomic uint64_t shm_fork_gen;
+#define g_fork_gen shm_fork_gen
 static pthread_key_t g_key;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_key_ok;
 
-static __thread struct tl_ent tl_last __attribute__((tls_model("initial-exec")));
+__thread struct tl_ent shm_tl_last __attribute__((tls_model("initial-exec")));
+#define tl_last shm_tl_last
 
 #define HMU(c) ((pthread_mutex_t *)(c)->mu)
 
@@ -227,13 +223,9 @@ static void refork_mu(shmc_t *c, uint64_t fg)
     c->fork_gen = fg;
 }
 
-struct shm_proc *shm_row(shmc_t *c, bool *shared)
+struct shm_proc *shm_row_slow(shmc_t *c, bool *shared)
 {
     uint64_t fg = atomic_load_explicit(&g_fork_gen, memory_order_relaxed);
-    if (likely(tl_last.hid == c->id && tl_last.fgen == fg)) {
-        *shared = false;
-        return tl_last.row;
-    }
     *shared = true;
     if (!shm_writable(c) || !c->mu)
         return &c->local;

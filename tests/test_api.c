@@ -1014,8 +1014,17 @@ static void strerror_gives_distinct_text_for_each_error(void **state)
     for (unsigned i = 0; i < n; i++)
         assert_string_not_equal(unknown, txt[i]);
     assert_non_null(shmc_strerror(0));
-    assert_non_null(shmc_strerror(INT_MIN));
     assert_non_null(shmc_strerror(INT_MAX));
+}
+
+/* Last in the list: under UBSan (which aborts) a failure here cannot hide
+ * the other tests' results. */
+static void strerror_of_int_min_is_safe(void **state)
+{
+    (void)state;
+    const char *s = shmc_strerror(INT_MIN);
+    assert_non_null(s);
+    assert_true(strlen(s) > 0);
 }
 
 static void info_reports_the_geometry_and_fill(void **state)
@@ -1234,6 +1243,7 @@ int main(void)
         cmocka_unit_test(close_of_null_is_a_noop),
         T(two_handles_in_one_process_see_the_same_entries),
         T(many_overwrites_of_one_key_keep_the_latest_value),
+        cmocka_unit_test(strerror_of_int_min_is_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,7 +190,8 @@ typedef struct tu_pipe {
 
 static inline int tu_pipe_open(tu_pipe_t *p)
 {
-    int fd[2];
+    int fd[2] = {-1, -1};
+    p->rd = p->wr = -1;
     if (pipe(fd) != 0)
         return -1;
     p->rd = fd[0];
@@ -284,14 +285,71 @@ static inline int tu_pipe_ready(tu_pipe_t *p)
     return poll(&pfd, 1, 0) == 1;
 }
 
-/* A barrier between a parent and n children: each child says "ready" and
- * waits for "go"; the parent waits for n "ready" and then says "go" n times. */
+/* 1 when one of the children has exited (it is not reaped), else 0. */
+static inline int tu_any_exited(const pid_t *pids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == pids[i])
+            return 1;
+    }
+    return 0;
+}
+
+/* tu_pipe_read that gives up (-1) as soon as one of the children exits
+ * without having written its share, instead of waiting for the timeout. */
+static inline int tu_pipe_read_watch(tu_pipe_t *p, void *buf, size_t len,
+                                     int timeout_ms, const pid_t *pids,
+                                     size_t npids)
+{
+    unsigned char *b = buf;
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    while (len > 0) {
+        if (tu_pipe_read(p, b, 1, 50) == 0) {
+            b++;
+            len--;
+            continue;
+        }
+        if (tu_any_exited(pids, npids)) {
+            /* it may have written before exiting: drain what is there */
+            while (len > 0 && tu_pipe_ready(p) && tu_pipe_read(p, b, 1, 10) == 0) {
+                b++;
+                len--;
+            }
+            return len == 0 ? 0 : -1;
+        }
+        if (tu_now_ms() >= deadline)
+            return -1;
+    }
+    return 0;
+}
+
+static inline int tu_pipe_take_watch(tu_pipe_t *p, size_t n, int timeout_ms,
+                                     const pid_t *pids, size_t npids)
+{
+    unsigned char scratch[64];
+    while (n > 0) {
+        size_t k = n < sizeof scratch ? n : sizeof scratch;
+        if (tu_pipe_read_watch(p, scratch, k, timeout_ms, pids, npids) != 0)
+            return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+/* A single-use barrier between a parent and n children: each child says
+ * "ready" and waits for "go"; the parent waits for n "ready" and then says
+ * "go" n times. Single-use: reused for several rounds, a fast child could
+ * take a slower one's "go" (use a pipe per child for that). */
 typedef struct tu_barrier {
     tu_pipe_t ready, go;
 } tu_barrier_t;
 
 static inline int tu_barrier_open(tu_barrier_t *b)
 {
+    b->ready.rd = b->ready.wr = b->go.rd = b->go.wr = -1;
     if (tu_pipe_open(&b->ready) != 0)
         return -1;
     if (tu_pipe_open(&b->go) != 0) {
@@ -317,6 +375,16 @@ static inline int tu_barrier_child(tu_barrier_t *b, int timeout_ms)
 static inline int tu_barrier_parent(tu_barrier_t *b, size_t n, int timeout_ms)
 {
     if (tu_pipe_take(&b->ready, n, timeout_ms) != 0)
+        return -1;
+    return tu_pipe_put(&b->go, n, 'g');
+}
+
+/* As tu_barrier_parent, but gives up as soon as one of the children exits. */
+static inline int tu_barrier_parent_watch(tu_barrier_t *b, size_t n,
+                                          int timeout_ms, const pid_t *pids,
+                                          size_t npids)
+{
+    if (tu_pipe_take_watch(&b->ready, n, timeout_ms, pids, npids) != 0)
         return -1;
     return tu_pipe_put(&b->go, n, 'g');
 }
