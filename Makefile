@@ -20,7 +20,8 @@ SOMAJOR := 0
 WARN    := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -fPIC $(WARN) -Iinclude -Ishm
-LDLIBS  := -pthread
+# liburcu serves the per-process near cache (shm/near.c)
+LDLIBS  := -lurcu-memb -lurcu-cds -pthread
 
 SAN ?=
 ifeq ($(SAN),asan)
@@ -51,7 +52,13 @@ EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 TOOL     := $(BUILD)/shmcache-tool
 BENCH    := $(BUILD)/shmcache-bench
 
-.PHONY: all lib tests test test-threads test-tool demo bench bench-full install uninstall clean deps deps-test deps-bench
+PY      ?= /usr/bin/python3
+PYEXT_SUFFIX := $(shell $(PY)-config --extension-suffix 2>/dev/null || echo .so)
+PYDIR   := $(BUILD)/python
+PYEXT   := $(PYDIR)/shmcache/_shmcache$(PYEXT_SUFFIX)
+PYLIBDIR ?= /usr/lib/python3/dist-packages
+
+.PHONY: all lib tests test test-threads test-tool test-python python demo bench bench-full install uninstall clean deps deps-test deps-bench deps-python
 
 all: lib $(if $(wildcard tools/shmcache-tool.c),$(TOOL)) $(EX_BIN)
 
@@ -63,6 +70,8 @@ deps-test:
 	@scripts/deps.sh test
 deps-bench:
 	@scripts/deps.sh bench
+deps-python:
+	@scripts/deps.sh python
 
 $(BUILD)/obj/%.o: shm/%.c $(wildcard shm/*.h) include/shmcache.h
 	@mkdir -p $(dir $@)
@@ -91,6 +100,18 @@ $(TOOL): $(wildcard tools/*.c tools/*.h) $(LIB_A)
 $(BENCH): $(wildcard bench/*.c bench/*.h) $(LIB_A)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lmemcached -lhiredis -lm $(LDLIBS)
 
+# The CPython extension (python/), built against Debian's /usr/bin/python3;
+# the pure-Python package files are copied beside it.
+python: $(PYEXT)
+
+$(PYEXT): $(wildcard python/shmcache/*.c python/shmcache/*.h python/shmcache/*.py) $(LIB_A)
+	@mkdir -p $(PYDIR)/shmcache
+	cp python/shmcache/*.py $(PYDIR)/shmcache/
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared $$($(PY)-config --includes) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
+
+test-python: deps-python python
+	PYTHONPATH=$(abspath $(PYDIR)) $(PY) -m unittest discover -s python/tests -t python -v
+
 tests: $(TEST_BIN)
 
 # Each cmocka binary runs on its own so one crash cannot hide the others.
@@ -101,6 +122,9 @@ test: deps-test
 	done; \
 	if [ -d tests/tool ] && [ -x $(TOOL) ]; then \
 	  for s in tests/tool/*.sh; do echo "== $$s"; TOOL=$(TOOL) BUILD=$(BUILD) sh $$s || fail=1; done; \
+	fi; \
+	if [ -d python/tests ] && [ -z "$(SAN)" ]; then \
+	  echo "== python/tests"; $(MAKE) --no-print-directory test-python || fail=1; \
 	fi; \
 	exit $$fail
 
@@ -121,7 +145,7 @@ demo: deps
 	$(BUILD)/examples/prices
 
 shmcache.pc: Makefile
-	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: shmcache\nDescription: cache shared by processes in POSIX shared memory\nVersion: %s\nLibs: -L$${libdir} -lshmcache\nLibs.private: -pthread\nCflags: -I$${includedir}\n' \
+	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: shmcache\nDescription: cache shared by processes in POSIX shared memory\nVersion: %s\nLibs: -L$${libdir} -lshmcache\nLibs.private: -lurcu-memb -lurcu-cds -pthread\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' > $@
 
 install: all shmcache.pc
@@ -134,6 +158,7 @@ install: all shmcache.pc
 	install -m 644 shmcache.pc $(DESTDIR)$(PKGDIR)/
 	if [ -x $(TOOL) ]; then install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/; fi
 	if [ -f tools/shmcache-tool.1 ]; then install -m 644 tools/shmcache-tool.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	if [ -f $(PYEXT) ]; then install -d $(DESTDIR)$(PYLIBDIR)/shmcache && install -m 644 $(PYDIR)/shmcache/* $(DESTDIR)$(PYLIBDIR)/shmcache/; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/shmcache.h $(DESTDIR)$(LIBDIR)/libshmcache.* $(DESTDIR)$(PKGDIR)/shmcache.pc \

@@ -235,6 +235,16 @@ int shmc_get(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
              size_t *vlen, shmc_item_info_t *info);
 
 /*
+ * Whether key has a live entry, and its metadata (cas, flags, ttl; *vlen
+ * may be NULL), without copying the value: one validated read of the
+ * entry's slot. 0 live, -ENOENT miss; other errors as shmc_get. Use it to
+ * check that a copy made earlier (remembered by its CAS) is still current:
+ * the CAS changes on every write, and a delete, clear, invalidation or tag
+ * invalidation makes this miss. Counts as a get in the statistics.
+ */
+int shmc_peek(shmc_t *c, const void *key, size_t klen, size_t *vlen, shmc_item_info_t *info);
+
+/*
  * Store val under key. ttl_ms: 0 = never expires. flags are kept opaque.
  * Makes room by evicting the coldest entries of the key's probe set and of
  * its stripe's item memory. On return every process sees the new value.

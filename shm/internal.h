@@ -60,6 +60,7 @@ struct shmc {
     int32_t *parked;              /* rows of exited threads, reusable */
     uint32_t nparked;
     struct shm_proc local;        /* counters when no row can be owned */
+    void    *near;                /* per-process near cache (near.c), or NULL */
 };
 
 /* ---- hash.c */

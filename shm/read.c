@@ -226,6 +226,18 @@ int shmc_get(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, siz
     return shm_get_common(c, key, klen, buf, cap, vlen, info, false);
 }
 
+int shmc_peek(shmc_t *c, const void *key, size_t klen, size_t *vlen, shmc_item_info_t *info)
+{
+    size_t len;
+    /* cap 0 copies nothing; -ENOBUFS then just means "live, has bytes" */
+    int r = shm_get_common(c, key, klen, NULL, 0, &len, info, false);
+    if (r == -ENOBUFS)
+        r = 0;
+    if (!r && vlen)
+        *vlen = len;
+    return r;
+}
+
 int shmc_get_stale(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,
                    shmc_item_info_t *info)
 {

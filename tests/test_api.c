@@ -1186,6 +1186,36 @@ static void many_overwrites_of_one_key_keep_the_latest_value(void **state)
     assert_int_equal(shmc_check(c, NULL, NULL), 0);
 }
 
+static void peek_reports_a_live_entry_without_copying_it(void **state)
+{
+    shmc_t *c = ((tu_fixture_t *)*state)->c;
+    size_t vlen = 99;
+    shmc_item_info_t info, ginfo;
+    char buf[16];
+    assert_int_equal(shmc_peek(c, "p", 1, &vlen, &info), -ENOENT);
+    assert_int_equal(shmc_set(c, "p", 1, "hello", 5, 0, 4), 0);
+    assert_int_equal(shmc_peek(c, "p", 1, &vlen, &info), 0);
+    assert_int_equal(vlen, 5);
+    assert_int_equal(info.flags, 4);
+    assert_int_equal(info.ttl_ms, -1);
+    assert_int_equal(shmc_get(c, "p", 1, buf, sizeof buf, &vlen, &ginfo), 0);
+    assert_int_equal(ginfo.cas, info.cas);
+    assert_int_equal(shmc_peek(c, "p", 1, NULL, NULL), 0);
+    /* a rewrite changes the CAS; delete, invalidate and clear make it miss */
+    assert_int_equal(shmc_set(c, "p", 1, "hello", 5, 0, 4), 0);
+    assert_int_equal(shmc_peek(c, "p", 1, &vlen, &ginfo), 0);
+    assert_true(ginfo.cas != info.cas);
+    assert_int_equal(shmc_invalidate(c, "p", 1), 0);
+    assert_int_equal(shmc_peek(c, "p", 1, &vlen, NULL), -ENOENT);
+    assert_int_equal(shmc_set(c, "p", 1, "", 0, 0, 0), 0);
+    assert_int_equal(shmc_peek(c, "p", 1, &vlen, NULL), 0);
+    assert_int_equal(vlen, 0);
+    assert_int_equal(shmc_clear(c), 0);
+    assert_int_equal(shmc_peek(c, "p", 1, &vlen, NULL), -ENOENT);
+    assert_int_equal(shmc_peek(NULL, "p", 1, &vlen, NULL), -EINVAL);
+    assert_int_equal(shmc_peek(c, NULL, 1, &vlen, NULL), -EINVAL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int main(void)
@@ -1240,6 +1270,7 @@ int main(void)
         T(info_reports_the_geometry_and_fill),
         T(procs_lists_this_process_as_alive_and_self),
         T(check_returns_zero_on_a_healthy_segment),
+        T(peek_reports_a_live_entry_without_copying_it),
         cmocka_unit_test(close_of_null_is_a_noop),
         T(two_handles_in_one_process_see_the_same_entries),
         T(many_overwrites_of_one_key_keep_the_latest_value),
