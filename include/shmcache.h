@@ -356,7 +356,8 @@ int shmc_get_or_wait(shmc_t *c, const void *key, size_t klen, void *buf, size_t 
  * invalidated, set by someone else, cleared, tag-invalidated (a tag of its
  * previous value), or the lease was taken over after it expired: the value
  * was computed from data that may be stale. A lease is bound to its key and
- * spent by the set it allows. -EINVAL when lease is 0. Else as shmc_set.
+ * spent by the set it allows, or by the refusal (the next miss is handed a
+ * fresh lease). -EINVAL when lease is 0. Else as shmc_set.
  */
 int shmc_set_leased(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
                     uint64_t ttl_ms, uint32_t flags, uint64_t lease);

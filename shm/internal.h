@@ -168,6 +168,7 @@ uint64_t shm_tag_seq(const shmc_t *c);
 bool shm_tags_valid(const shmc_t *c, uint64_t item, unsigned ntags);
 bool shm_tags_changed_since(const shmc_t *c, const uint32_t *idx, size_t n, uint32_t since);
 unsigned shm_item_tag_indexes(const shmc_t *c, uint64_t item, unsigned ntags, uint32_t *idx);
+uint64_t shm_item_tag_seq(const shmc_t *c, uint64_t item);
 
 /* ---- write.c: what a store writes besides key and value */
 struct store_extra {

@@ -15,7 +15,8 @@
  *    invalidation raises a tag word above the lease's tag_seq;
  *  - shmc_set_leased checks all of that under the lock and stores only if
  *    the token is still the slot's, the generation current and no relevant
- *    tag newer; storing clears the token, so a lease is spent once.
+ *    tag newer; storing clears the token, so a lease is spent once, and
+ *    so does a refusal (the next miss gets a fresh lease at once).
  *
  * A token is unique in the segment's life (a per-stripe counter times 1024
  * plus the stripe, like CAS values), so a lease cannot serve another key.
@@ -181,6 +182,18 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
     if (!ok) {
         BUMP(&st->st.lease_rejects, 1);
         r = -ESTALE;
+        /* A refused lease is over too: the next miss must be able to hand
+         * out a fresh one at once, not wait for this one to expire. */
+        if (s && LD(&s->lease) == lease) {
+            ST(&st->dirty, 1);
+            uint32_t seq = LD(&s->seq);
+            ST(&s->seq, seq + 1);
+            atomic_thread_fence(memory_order_release);
+            ST(&s->lease, 0);
+            ST(&s->state, (uint8_t)(LD(&s->state) & ~SLOT_LEASED));
+            atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+            ST(&st->dirty, 0);
+        }
     } else {
         struct store_extra x = {tagidx, (unsigned)ntags, ntags ? shm_tag_seq(c) : 0, 0, 0, 0};
         shm_store_locked(c, &kl, key, klen, val, vlen, expiry, flags, gen, &x);

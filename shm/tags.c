@@ -87,6 +87,14 @@ unsigned shm_item_tag_indexes(const shmc_t *c, uint64_t item, unsigned ntags, ui
     return ntags;
 }
 
+/* The tag_seq an item was stored under. */
+uint64_t shm_item_tag_seq(const shmc_t *c, uint64_t item)
+{
+    uint64_t v;
+    shm_copy_out(&v, c->base + item + sizeof(struct shm_item), 8, 8);
+    return v;
+}
+
 int shmc_invalidate_tag(shmc_t *c, const char *tag)
 {
     if (!c)

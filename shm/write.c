@@ -274,8 +274,18 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
                 if ((size_t)n > c->max_val) {
                     r = -E2BIG;
                 } else {
+                    /* The counter keeps its flags, expiry and tags (with the
+                     * tag_seq it was stored under: it is live, so none of its
+                     * tags was invalidated since). */
+                    uint32_t tagidx[SHMC_TAGS_MAX];
+                    struct store_extra x = {tagidx, 0, 0, 0, 0, 0};
+                    if (LD(&s->state) & SLOT_TAGGED) {
+                        x.ntags = shm_item_tag_indexes(c, LD(&s->item), LD(&s->ntags), tagidx);
+                        x.tag_seq = shm_item_tag_seq(c, LD(&s->item));
+                    }
                     BUMP(&st->st.incr_hits, 1);
-                    shm_store_locked(c, &kl, key, klen, num, (size_t)n, LD(&s->expiry), LD(&s->flags), gen, NULL);
+                    shm_store_locked(c, &kl, key, klen, num, (size_t)n, LD(&s->expiry), LD(&s->flags), gen,
+                                     x.ntags ? &x : NULL);
                 }
             }
         }
