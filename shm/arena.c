@@ -100,12 +100,10 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
              * overwrite the item's own old bytes. */
             if (head != tail) {
                 (*reinserts)--; /* only copies are rationed; in place is free */
-                uint32_t seq = LD(&s->seq);
-                ST(&s->seq, seq + 1);
-                atomic_thread_fence(memory_order_release);
+                uint32_t odd = shm_slot_begin(s);
                 shm_copy_within(c->base + base + head, c->base + base + tail, size);
                 ST(&s->item, base + head);
-                atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+                shm_slot_end(s, odd);
             }
             ST(hot, (uint8_t)(hv & ~HOT_LOGREF));
             ST(&st->head, head + size);

@@ -94,12 +94,15 @@ void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why)
     case DROP_DELETE:
         break;
     }
-    uint32_t seq = LD(&s->seq);
-    ST(&s->seq, seq + 1);
-    /* Orders the odd seq before the changes below; pairs with the reader's
-     * acquire fence before its second seq load. */
-    atomic_thread_fence(memory_order_release);
+    uint32_t odd = shm_slot_begin(s);
     SHMC_HOOK(SHMC_HOOK_CLEAR_SLOT, shm_stripe_of_bucket(c, idx / SHMC_SLOTS_PER_BUCKET));
+    shm_slot_clear_fields(bk, i);
+    shm_slot_end(s, odd);
+}
+
+void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i)
+{
+    struct shm_slot *s = &bk->slot[i];
     ST(&s->item, 0);
     ST(&s->hash, 0);
     ST(&s->klen, 0);
@@ -109,8 +112,6 @@ void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why)
     ST(&s->lease, 0);
     ST(&bk->tag[i], 0);
     ST(&bk->hot[i], 0);
-    /* Release: publishes the empty slot with the even seq. */
-    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 }
 
 /* A slot for a key that has none: an empty one, else a dead one (expired,

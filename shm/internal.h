@@ -131,6 +131,24 @@ static inline uint32_t shm_stripe_of_bucket(const shmc_t *c, uint64_t b)
 {
     return (uint32_t)(b & c->stripe_mask);
 }
+/* Writer side of a slot's seqlock (stripe lock held): make seq odd (it
+ * may already be odd if a writer died inside), with a release fence that
+ * pairs with the reader's acquire fence before its second seq load; then
+ * change the fields; then shm_slot_end publishes them with an even seq
+ * (release, pairing with the reader's acquire load of seq). */
+static inline uint32_t shm_slot_begin(struct shm_slot *s)
+{
+    uint32_t odd = LD(&s->seq) | 1u;
+    ST(&s->seq, odd);
+    atomic_thread_fence(memory_order_release);
+    return odd;
+}
+static inline void shm_slot_end(struct shm_slot *s, uint32_t odd)
+{
+    atomic_store_explicit(&s->seq, odd + 1, memory_order_release);
+}
+/* Empty slot i of bucket bk (inside shm_slot_begin/end). */
+void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i);
 uint64_t shm_slot_item_size(struct shm_slot *s);
 bool shm_slot_live_locked(const shmc_t *c, struct shm_slot *s, uint32_t gen);
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
@@ -180,6 +198,8 @@ struct store_extra {
     uint32_t lease_gseq;
 };
 int  shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen);
+/* Validate key (writable handle), locate it and lock its stripe. */
+int  shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, uint32_t *gen);
 int  shm_check_write(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen);
 void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
                       const void *val, size_t vlen, uint64_t expiry, uint32_t flags, uint32_t gen,

@@ -43,14 +43,12 @@ static uint64_t new_token(shmc_t *c, uint32_t stripe)
  * expiry can carry the lease's deadline. */
 static void lease_slot_locked(struct shm_slot *s, uint64_t token, uint32_t gseq, uint64_t deadline)
 {
-    uint32_t seq = LD(&s->seq);
-    ST(&s->seq, seq + 1);
-    atomic_thread_fence(memory_order_release);
+    uint32_t odd = shm_slot_begin(s);
     ST(&s->lease, token);
     ST(&s->lease_gseq, gseq);
     ST(&s->expiry, deadline);
     ST(&s->state, (uint8_t)(LD(&s->state) | SLOT_LEASED | SLOT_STALE));
-    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+    shm_slot_end(s, odd);
 }
 
 int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
@@ -186,12 +184,10 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
          * out a fresh one at once, not wait for this one to expire. */
         if (s && LD(&s->lease) == lease) {
             ST(&st->dirty, 1);
-            uint32_t seq = LD(&s->seq);
-            ST(&s->seq, seq + 1);
-            atomic_thread_fence(memory_order_release);
+            uint32_t odd = shm_slot_begin(s);
             ST(&s->lease, 0);
             ST(&s->state, (uint8_t)(LD(&s->state) & ~SLOT_LEASED));
-            atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+            shm_slot_end(s, odd);
             ST(&st->dirty, 0);
         }
     } else {
@@ -217,13 +213,9 @@ int shmc_set_leased_tagged(shmc_t *c, const void *key, size_t klen, const void *
 
 int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
 {
-    int r = shm_check_write(c, key, klen, "", 0);
-    if (r)
-        return r;
     struct keyloc kl;
-    shm_locate(c, key, klen, &kl);
     uint32_t gen;
-    r = shm_lock_key(c, &kl, &gen);
+    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
@@ -239,12 +231,10 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
             /* a placeholder only carries a lease: killing it is dropping it */
             shm_drop_slot_locked(c, (uint64_t)idx, DROP_DELETE);
         } else {
-            uint32_t seq = LD(&s->seq);
-            ST(&s->seq, seq + 1);
-            atomic_thread_fence(memory_order_release);
+            uint32_t odd = shm_slot_begin(s);
             ST(&s->state, (uint8_t)((LD(&s->state) | SLOT_STALE) & ~SLOT_LEASED));
             ST(&s->lease, 0);
-            atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+            shm_slot_end(s, odd);
         }
         ST(&st->dirty, 0);
         if (live)

@@ -32,19 +32,9 @@ void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe)
                 continue;
             /* Odd (possibly already odd from the dead writer), change, even:
              * any reader that started before sees the sequence move. */
-            seq |= 1;
-            ST(&s->seq, seq);
-            atomic_thread_fence(memory_order_release);
-            ST(&s->item, 0);
-            ST(&s->hash, 0);
-            ST(&s->klen, 0);
-            ST(&s->vlen, 0);
-            ST(&s->state, 0);
-            ST(&s->ntags, 0);
-            ST(&s->lease, 0);
-            ST(&bk->tag[i], 0);
-            ST(&bk->hot[i], 0);
-            atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
+            uint32_t odd = shm_slot_begin(s);
+            shm_slot_clear_fields(bk, i);
+            shm_slot_end(s, odd);
             lost++;
         }
     }

@@ -62,8 +62,9 @@ static enum rd read_slot(shmc_t *c, uint64_t idx, const struct keyloc *kl, const
     uint64_t size = shm_item_size(klen, vlen, ntags);
     /* Bounds before following the offset: a torn read or a corrupt segment
      * must not make us read outside the arena. */
-    if (item < c->arena_off || item % SHMC_ITEM_ALIGN || size > c->size - item ||
-        item + size > c->arena_off + c->memory || vlen > c->max_val)
+    /* (item - arena_off) wraps to a huge value when item < arena_off, and
+     * size < 2^34 (klen < 2^16, vlen < 2^32), so nothing here overflows. */
+    if (size > c->memory || item - c->arena_off > c->memory - size || (item & (SHMC_ITEM_ALIGN - 1)))
         return validate(s, s1) ? RD_CORRUPT : RD_RETRY;
     if (!shm_equal(c->base + item + shm_item_key_off(ntags), key, klen))
         return validate(s, s1) ? RD_NOTHERE : RD_RETRY;

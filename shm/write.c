@@ -79,9 +79,7 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     uint64_t cas = LD(&st->cas_next);
     ST(&st->cas_next, cas + 1);
 
-    uint32_t seq = LD(&s->seq);
-    ST(&s->seq, seq + 1);
-    atomic_thread_fence(memory_order_release);
+    uint32_t odd = shm_slot_begin(s);
     SHMC_HOOK(SHMC_HOOK_SLOT_ODD, kl->stripe);
     ST(&s->item, off);
     ST(&s->hash, kl->h);
@@ -98,7 +96,7 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     ST(&s->gen, gen);
     ST(&bk->tag[i], kl->tag);
     ST(&bk->hot[i], 0);
-    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+    shm_slot_end(s, odd);
 
     BUMP(&st->st.curr_items, 1);
     BUMP(&st->st.bytes, size);
@@ -124,6 +122,15 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
 }
 
 /* Lock the key's stripe and bring its counters to the current generation. */
+int shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, uint32_t *gen)
+{
+    int r = shm_check_write(c, key, klen, "", 0);
+    if (r)
+        return r;
+    shm_locate(c, key, klen, kl);
+    return shm_lock_key(c, kl, gen);
+}
+
 int shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen)
 {
     int r = shm_lock(c, kl->stripe);
@@ -230,14 +237,10 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out)
 int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint64_t *initial,
               uint64_t ttl_ms, uint64_t *result)
 {
-    int r = shm_check_write(c, key, klen, "", 0);
-    if (r)
-        return r;
-    struct keyloc kl;
-    shm_locate(c, key, klen, &kl);
     uint64_t create_expiry = initial ? shm_expiry_from_ttl(ttl_ms) : 0;
+    struct keyloc kl;
     uint32_t gen;
-    r = shm_lock_key(c, &kl, &gen);
+    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
@@ -298,14 +301,10 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
 
 int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
 {
-    int r = shm_check_write(c, key, klen, "", 0);
-    if (r)
-        return r;
-    struct keyloc kl;
-    shm_locate(c, key, klen, &kl);
     uint64_t expiry = shm_expiry_from_ttl(ttl_ms);
+    struct keyloc kl;
     uint32_t gen;
-    r = shm_lock_key(c, &kl, &gen);
+    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
@@ -314,11 +313,9 @@ int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
     struct shm_slot *s = idx >= 0 ? shm_slot_at(c, (uint64_t)idx) : NULL;
     if (s && shm_slot_live_locked(c, s, gen)) {
         ST(&st->dirty, 1);
-        uint32_t seq = LD(&s->seq);
-        ST(&s->seq, seq + 1);
-        atomic_thread_fence(memory_order_release);
+        uint32_t odd = shm_slot_begin(s);
         ST(&s->expiry, expiry);
-        atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+        shm_slot_end(s, odd);
         ST(&st->dirty, 0);
         BUMP(&st->st.touch_hits, 1);
     } else {
@@ -331,13 +328,9 @@ int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
 
 int shmc_delete(shmc_t *c, const void *key, size_t klen)
 {
-    int r = shm_check_write(c, key, klen, "", 0);
-    if (r)
-        return r;
     struct keyloc kl;
-    shm_locate(c, key, klen, &kl);
     uint32_t gen;
-    r = shm_lock_key(c, &kl, &gen);
+    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
