@@ -89,7 +89,9 @@ static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, bool all, uint8_t *
             uint8_t hot = LD(&c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET]);
             e->state = ((hot & HOT_FETCHED) ? SHMC_ENTRY_FETCHED : 0) |
                        (stale ? SHMC_ENTRY_STALE : 0) |
-                       ((state & SLOT_LEASED) && LD(&s->lease) ? SHMC_ENTRY_LEASED : 0) |
+                       /* a lease's deadline is the slot's expiry */
+                       ((state & SLOT_LEASED) && LD(&s->lease) && !shm_expired(expiry)
+                            ? SHMC_ENTRY_LEASED : 0) |
                        (ntags ? SHMC_ENTRY_TAGGED : 0) |
                        ((state & SLOT_NOVALUE) ? SHMC_ENTRY_NOVALUE : 0);
         }
@@ -188,12 +190,12 @@ int shmc_stats(shmc_t *c, shmc_stats_t *o)
     o->attached_processes = shm_procs_sum(c, &sum);
     o->get_hits = LD(&sum.get_hits);
     o->get_misses = LD(&sum.get_misses);
-    o->cmd_get = o->get_hits + o->get_misses + o->stale_hits;
     o->get_expired = LD(&sum.get_expired);
     o->get_flushed = LD(&sum.get_flushed);
     o->get_locked = LD(&sum.get_locked);
     o->stale_hits = LD(&sum.stale_hits);
     o->lease_waits = LD(&sum.lease_waits);
+    o->cmd_get = o->get_hits + o->get_misses + o->stale_hits;
     o->tag_invalidations = LD(&c->hdr->tag_invalidations);
     o->capacity = c->nslots;
     o->limit_maxbytes = c->memory;

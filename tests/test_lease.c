@@ -379,6 +379,7 @@ static void an_invalidated_value_misses_but_stays_readable_as_stale(void **state
     shmc_stats_t st;
     assert_int_equal(shmc_stats(c, &st), 0);
     assert_true(st.stale_hits >= 2);
+    assert_int_equal(st.cmd_get, st.get_hits + st.get_misses + st.stale_hits);
 }
 
 static void invalidate_kills_an_outstanding_lease(void **state)
@@ -485,6 +486,13 @@ static void iterate_ex_shows_stale_entries_and_lease_placeholders(void **state)
     assert_int_equal(s.leased, 1);
     assert_int_equal(shmc_iterate_ex(c, 0x80, count_states, &s), -EINVAL);
     assert_int_equal(shmc_check(c, NULL, NULL), 0);
+    /* an expired lease is no longer reported as outstanding */
+    uint64_t l2 = 0;
+    assert_int_equal(shmc_get_or_lease(c, "brief", 5, buf, sizeof buf, &vlen, NULL, 30, &l2), -ENOENT);
+    tu_sleep_ms(150);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(shmc_iterate_ex(c, SHMC_ITER_STALE, count_states, &s), 0);
+    assert_int_equal(s.leased, 1); /* "new" only */
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)

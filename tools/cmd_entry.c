@@ -1,6 +1,7 @@
 /*
  * cmd_entry.c - commands on single entries (get, set, add, replace, incr,
- * touch, delete) and the key listing (keys).
+ * touch, delete, invalidate), on a tag (invalidate-tag) and the key listing
+ * (keys).
  *
  * Keys are taken from the command line as they are, or with -e/--escaped in
  * the text form that output uses (\xNN and \\), so any key shown by `keys`
@@ -41,8 +42,10 @@ int cmd_get(tool_args_t *a)
         free(key);
         return rc;
     }
-    /* Bounded: the value may grow between the two calls, and a read-only
-     * handle may keep meeting a writer (-EBUSY); a few attempts each. */
+    /* --stale: shmc_get_stale also answers for an invalidated or expired
+     * entry (ii.stale says whether it did). Bounded: the value may grow
+     * between the two calls, and a read-only handle may keep meeting a
+     * writer (-EBUSY); a few attempts each. */
     for (int attempt = 0; attempt < 8; attempt++) {
         unsigned char *nb = realloc(buf, cap ? cap : 1);
         if (nb == NULL) {
@@ -50,7 +53,9 @@ int cmd_get(tool_args_t *a)
             break;
         }
         buf = nb;
-        rc = shmc_get(c, key, klen, buf, cap, &vlen, &ii);
+        memset(&ii, 0, sizeof ii);
+        rc = a->stale ? shmc_get_stale(c, key, klen, buf, cap, &vlen, &ii)
+                      : shmc_get(c, key, klen, buf, cap, &vlen, &ii);
         if (rc == -ENOBUFS) {
             cap = vlen;
             continue;
@@ -78,6 +83,7 @@ int cmd_get(tool_args_t *a)
         json_kv_u64(&j, "flags", ii.flags);
         json_kv_i64(&j, "ttl_ms", ii.ttl_ms);
         json_kv_u64(&j, "cas", ii.cas);
+        json_kv_bool(&j, "stale", ii.stale != 0);
         json_obj_end(&j);
         json_finish(&j);
     } else {
@@ -100,25 +106,43 @@ int cmd_get(tool_args_t *a)
 typedef int (*store_fn)(shmc_t *, const void *, size_t, const void *, size_t,
                         uint64_t, uint32_t);
 
+static void free_tags(char **tags, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(tags[i]);
+}
+
+/* fn stores without tags; with --tag (set only) shmc_set_tagged does. */
 static int store(tool_args_t *a, store_fn fn, const char *what)
 {
     const char *name = a->pos[0];
     unsigned char *key, *val = NULL;
-    size_t klen, vlen;
+    char *tags[SHMC_TAGS_MAX];
+    size_t klen, vlen, ntags = 0;
     shmc_t *c;
     int rc = tool_key_arg(a, a->pos[1], &key, &klen);
     if (rc != EXIT_OK)
         return rc;
+    for (; ntags < a->ntags; ntags++) {
+        rc = tool_tag_arg(a, a->tags[ntags], &tags[ntags]);
+        if (rc != EXIT_OK) {
+            free_tags(tags, ntags);
+            free(key);
+            return rc;
+        }
+    }
     if (strcmp(a->pos[2], "-") == 0) {
         rc = tool_read_all(STDIN_FILENO, &val, &vlen, SHMC_VALUE_MAX);
         if (rc < 0) {
             tool_err("%s: cannot read the value from standard input: %s", what,
                      rc == -E2BIG ? "longer than the largest value" : strerror(-rc));
+            free_tags(tags, ntags);
             free(key);
             return EXIT_FAIL;
         }
     } else if (a->escaped) {
         if (text_unescape(a->pos[2], &val, &vlen) != 0) {
+            free_tags(tags, ntags);
             free(key);
             return tool_usage_err(a, "malformed escape in the value");
         }
@@ -126,6 +150,7 @@ static int store(tool_args_t *a, store_fn fn, const char *what)
         vlen = strlen(a->pos[2]);
         val = (unsigned char *)strdup(a->pos[2]);
         if (val == NULL) {
+            free_tags(tags, ntags);
             free(key);
             tool_err("out of memory");
             return EXIT_FAIL;
@@ -133,10 +158,14 @@ static int store(tool_args_t *a, store_fn fn, const char *what)
     }
     rc = tool_open(a, name, 0, &c);
     if (rc == EXIT_OK) {
-        int err = fn(c, key, klen, val, vlen, a->ttl_ms, a->flags);
+        int err = ntags > 0
+            ? shmc_set_tagged(c, key, klen, val, vlen, a->ttl_ms, a->flags,
+                              (const char *const *)tags, ntags)
+            : fn(c, key, klen, val, vlen, a->ttl_ms, a->flags);
         shmc_close(c);
         rc = err < 0 ? tool_op_err(what, key, klen, err) : EXIT_OK;
     }
+    free_tags(tags, ntags);
     free(key);
     free(val);
     return rc;
@@ -210,7 +239,22 @@ int cmd_touch(tool_args_t *a)
     return rc;
 }
 
-int cmd_delete(tool_args_t *a)
+/* { "key": ..., "<done>": true } for --json of delete and invalidate. */
+static void json_key_done(const void *key, size_t klen, const char *done)
+{
+    json_t j;
+    json_init(&j, stdout, 1);
+    json_obj_begin(&j);
+    json_kv_bytes(&j, "key", key, klen);
+    json_kv_bool(&j, done, 1);
+    json_obj_end(&j);
+    json_finish(&j);
+}
+
+/* delete and invalidate: fn removes or invalidates one key; -ENOENT is
+ * exit 1 ("no such key"), like any miss. */
+static int drop_key(tool_args_t *a, int (*fn)(shmc_t *, const void *, size_t),
+                    const char *what, const char *done)
 {
     unsigned char *key;
     size_t klen;
@@ -220,15 +264,97 @@ int cmd_delete(tool_args_t *a)
         return rc;
     rc = tool_open(a, a->pos[0], 0, &c);
     if (rc == EXIT_OK) {
-        int err = shmc_delete(c, key, klen);
+        int err = fn(c, key, klen);
         shmc_close(c);
-        rc = err < 0 ? tool_op_err("delete", key, klen, err) : EXIT_OK;
+        rc = err < 0 ? tool_op_err(what, key, klen, err) : EXIT_OK;
+        if (rc == EXIT_OK && a->json)
+            json_key_done(key, klen, done);
     }
     free(key);
     return rc;
 }
 
+int cmd_delete(tool_args_t *a)
+{
+    return drop_key(a, shmc_delete, "delete", "deleted");
+}
+
+int cmd_invalidate(tool_args_t *a)
+{
+    return drop_key(a, shmc_invalidate, "invalidate", "invalidated");
+}
+
+/* ---- invalidate-tag ---------------------------------------------------- */
+
+int cmd_invalidate_tag(tool_args_t *a)
+{
+    char *tag;
+    shmc_t *c;
+    int rc = tool_tag_arg(a, a->pos[1], &tag);
+    if (rc != EXIT_OK)
+        return rc;
+    rc = tool_open(a, a->pos[0], 0, &c);
+    if (rc != EXIT_OK) {
+        free(tag);
+        return rc;
+    }
+    int err = shmc_invalidate_tag(c, tag);
+    shmc_close(c);
+    if (err < 0) {
+        fflush(stdout);
+        fputs(TOOL_NAME ": invalidate-tag ", stderr);
+        text_escape(stderr, tag, strlen(tag));
+        fprintf(stderr, ": %s\n", shmc_strerror(err));
+        free(tag);
+        return err == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    }
+    if (a->json) {
+        json_t j;
+        json_init(&j, stdout, 1);
+        json_obj_begin(&j);
+        json_kv_bytes(&j, "tag", tag, strlen(tag));
+        json_kv_bool(&j, "invalidated", 1);
+        json_obj_end(&j);
+        json_finish(&j);
+    }
+    free(tag);
+    return EXIT_OK;
+}
+
 /* ---- keys -------------------------------------------------------------- */
+
+/* The invalidation state bits keys shows, in display order ("fetched" has
+ * its own JSON field and no place in the text column). */
+static const struct {
+    uint32_t bit;
+    const char *name;
+} state_names[] = {
+    { SHMC_ENTRY_STALE, "stale" },
+    { SHMC_ENTRY_LEASED, "leased" },
+    { SHMC_ENTRY_TAGGED, "tagged" },
+    { SHMC_ENTRY_NOVALUE, "novalue" },
+};
+#define NSTATE_NAMES (sizeof state_names / sizeof state_names[0])
+
+/* "-", or e.g. "stale,leased,tagged(2)": the text form of the state. */
+static const char *fmt_state(const shmc_entry_t *e, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < NSTATE_NAMES && n < cap; i++) {
+        if (!(e->state & state_names[i].bit))
+            continue;
+        int w = state_names[i].bit == SHMC_ENTRY_TAGGED
+            ? snprintf(buf + n, cap - n, "%stagged(%u)", n ? "," : "", e->ntags)
+            : snprintf(buf + n, cap - n, "%s%s", n ? "," : "", state_names[i].name);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, cap, "-");
+    return buf;
+}
 
 typedef struct keys_walk {
     const tool_args_t *a;
@@ -265,11 +391,19 @@ static int keys_one(const shmc_entry_t *e, void *arg)
         json_kv_u64(w->j, "flags", e->flags);
         json_kv_u64(w->j, "cas", e->cas);
         json_kv_bool(w->j, "fetched", (e->state & SHMC_ENTRY_FETCHED) != 0);
+        json_key(w->j, "state");
+        json_arr_begin(w->j);
+        for (size_t i = 0; i < NSTATE_NAMES; i++)
+            if (e->state & state_names[i].bit)
+                json_str(w->j, state_names[i].name);
+        json_arr_end(w->j);
+        json_kv_u64(w->j, "ntags", e->ntags);
         json_obj_end(w->j);
     } else {
-        char ttl[32];
-        printf("%10zu %8s %10u  %s\n", e->vlen,
-               units_fmt_duration(e->ttl_ms, ttl, sizeof ttl), e->flags, text);
+        char ttl[32], state[64];
+        printf("%10zu %8s %10u %-14s %s\n", e->vlen,
+               units_fmt_duration(e->ttl_ms, ttl, sizeof ttl), e->flags,
+               fmt_state(e, state, sizeof state), text);
     }
     free(text);
     return 0;
@@ -290,7 +424,7 @@ int cmd_keys(tool_args_t *a)
         json_arr_begin(&j);
         w.j = &j;
     }
-    rc = shmc_iterate(c, keys_one, &w);
+    rc = shmc_iterate_ex(c, a->all ? SHMC_ITER_STALE : 0, keys_one, &w);
     shmc_close(c);
     if (a->json) {
         json_arr_end(&j);

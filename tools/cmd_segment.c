@@ -280,6 +280,36 @@ static int collect_proc(const shmc_proc_info_t *p, void *arg)
     return 0;
 }
 
+/* What one shmc_iterate_ex(SHMC_ITER_STALE) walk finds, for info. */
+typedef struct inval_counts {
+    uint64_t entries;       /* everything visited */
+    uint64_t stale;         /* SHMC_ENTRY_STALE: only get --stale reads them */
+    uint64_t placeholders;  /* SHMC_ENTRY_NOVALUE: a lease and no value */
+    uint64_t leased;        /* SHMC_ENTRY_LEASED: a lease outstanding */
+    uint64_t tagged;        /* SHMC_ENTRY_TAGGED */
+} inval_counts_t;
+
+static int count_entry(const shmc_entry_t *e, void *arg)
+{
+    inval_counts_t *n = arg;
+    n->entries++;
+    n->stale += (e->state & SHMC_ENTRY_STALE) != 0;
+    n->placeholders += (e->state & SHMC_ENTRY_NOVALUE) != 0;
+    n->leased += (e->state & SHMC_ENTRY_LEASED) != 0;
+    n->tagged += (e->state & SHMC_ENTRY_TAGGED) != 0;
+    return 0;
+}
+
+/* info's exit status once everything else is printed. */
+static int walk_result(const char *name, int walk)
+{
+    if (walk >= 0)
+        return EXIT_OK;
+    tool_err("%s: cannot count the stale, leased and tagged entries: %s", name,
+             shmc_strerror(walk));
+    return EXIT_FAIL;
+}
+
 int cmd_info(tool_args_t *a)
 {
     const char *name = a->pos[0];
@@ -296,12 +326,18 @@ int cmd_info(tool_args_t *a)
         return EXIT_FAIL;
     }
     rc = shmc_procs(c, collect_proc, &procs);
-    shmc_close(c);
     if (rc < 0) {
         tool_err("%s: cannot read the process table: %s", name, shmc_strerror(rc));
+        shmc_close(c);
         free(procs.p);
         return EXIT_FAIL;
     }
+    /* One walk over every slot, stale entries and placeholders included.
+     * A walk that fails (a corrupt slot, a writer that never lets go of
+     * one) leaves the counts out: the rest is printed, then exit 1. */
+    inval_counts_t ic = { 0, 0, 0, 0, 0 };
+    int walk = shmc_iterate_ex(c, SHMC_ITER_STALE, count_entry, &ic);
+    shmc_close(c);
     double hit = tool_ratio(st.get_hits, st.cmd_get);
     double mem = tool_ratio(st.bytes, st.limit_maxbytes);
     double fill = tool_ratio(in.used_slots, in.capacity);
@@ -318,6 +354,29 @@ int cmd_info(tool_args_t *a)
         json_key(&j, "stats");
         json_obj_begin(&j);
         json_stats_fields(&j, &st);
+        json_obj_end(&j);
+        json_key(&j, "invalidation");
+        json_obj_begin(&j);
+        json_kv_u64(&j, "lease_grants", st.lease_grants);
+        json_kv_u64(&j, "lease_rejects", st.lease_rejects);
+        json_kv_u64(&j, "lease_waits", st.lease_waits);
+        json_kv_u64(&j, "stale_hits", st.stale_hits);
+        json_kv_u64(&j, "tag_invalidations", st.tag_invalidations);
+        if (walk >= 0) {
+            json_kv_u64(&j, "stale_entries", ic.stale);
+            json_kv_u64(&j, "lease_placeholders", ic.placeholders);
+            json_kv_u64(&j, "leased_entries", ic.leased);
+            json_kv_u64(&j, "tagged_entries", ic.tagged);
+        } else {
+            json_key(&j, "stale_entries");
+            json_null(&j);
+            json_key(&j, "lease_placeholders");
+            json_null(&j);
+            json_key(&j, "leased_entries");
+            json_null(&j);
+            json_key(&j, "tagged_entries");
+            json_null(&j);
+        }
         json_obj_end(&j);
         json_key(&j, "processes");
         json_arr_begin(&j);
@@ -337,7 +396,7 @@ int cmd_info(tool_args_t *a)
         json_obj_end(&j);
         json_finish(&j);
         free(procs.p);
-        return EXIT_OK;
+        return walk_result(name, walk);
     }
 
     char b1[32], b2[32], b3[32], b4[32], owner[64], when[64], up[32];
@@ -380,6 +439,18 @@ int cmd_info(tool_args_t *a)
     printf("lock recoveries  %llu (%llu entries lost)\n",
            (unsigned long long)st.lock_recoveries,
            (unsigned long long)st.recovered_lost);
+    printf("invalidation     leases %llu granted, %llu rejected as stale, %llu waits; "
+           "%llu stale hits; %llu tag invalidations\n",
+           (unsigned long long)st.lease_grants, (unsigned long long)st.lease_rejects,
+           (unsigned long long)st.lease_waits, (unsigned long long)st.stale_hits,
+           (unsigned long long)st.tag_invalidations);
+    if (walk >= 0)
+        printf("                 %llu stale entries, %llu lease placeholders, "
+               "%llu leased, %llu tagged\n",
+               (unsigned long long)ic.stale, (unsigned long long)ic.placeholders,
+               (unsigned long long)ic.leased, (unsigned long long)ic.tagged);
+    else
+        printf("                 entry counts unavailable (see below)\n");
     printf("processes        %u attached, %zu in the table\n",
            st.attached_processes, procs.n);
     if (procs.n > 0) {
@@ -395,7 +466,7 @@ int cmd_info(tool_args_t *a)
         }
     }
     free(procs.p);
-    return EXIT_OK;
+    return walk_result(name, walk);
 }
 
 /* ---- stats ------------------------------------------------------------- */

@@ -130,6 +130,50 @@ int tool_key_arg(const tool_args_t *a, const char *arg, unsigned char **key,
     return EXIT_OK;
 }
 
+/*
+ * A tag from the command line (taken byte for byte, or decoded with -e as
+ * keys are) into a new NUL-terminated string. The library takes tags as C
+ * strings of 1..SHMC_TAG_MAX_LEN bytes; anything else is a usage error here,
+ * before the segment is opened.
+ */
+int tool_tag_arg(const tool_args_t *a, const char *arg, char **tag)
+{
+    unsigned char *t;
+    size_t n;
+    *tag = NULL;
+    if (a->escaped) {
+        if (text_unescape(arg, &t, &n) != 0)
+            return tool_usage_err(a, "malformed escape in tag '%s' (use \\xNN "
+                                  "or \\\\)", arg);
+    } else {
+        n = strlen(arg);
+        t = (unsigned char *)strdup(arg);
+        if (t == NULL) {
+            tool_err("out of memory");
+            return EXIT_FAIL;
+        }
+    }
+    if (n == 0 || n > SHMC_TAG_MAX_LEN || memchr(t, '\0', n) != NULL) {
+        char *shown = text_escape_str(t, n > 40 ? 40 : n);
+        int rc;
+        if (n == 0)
+            rc = tool_usage_err(a, "bad tag: empty (a tag is 1..%u bytes)",
+                                SHMC_TAG_MAX_LEN);
+        else if (n > SHMC_TAG_MAX_LEN)
+            rc = tool_usage_err(a, "bad tag '%s...': %zu bytes, at most %u",
+                                shown ? shown : "", n, SHMC_TAG_MAX_LEN);
+        else
+            rc = tool_usage_err(a, "bad tag '%s': a tag cannot hold a NUL byte",
+                                shown ? shown : "");
+        free(shown);
+        free(t);
+        return rc;
+    }
+    t[n] = '\0';              /* both buffers have room for it */
+    *tag = (char *)t;
+    return EXIT_OK;
+}
+
 int tool_read_all(int fd, unsigned char **buf, size_t *len, size_t max)
 {
     size_t cap = 4096, n = 0;

@@ -35,7 +35,9 @@ static const tool_cmd_t commands[] = {
       "(magic), not by name: name, size, owner, mode, capacity.\n" },
     { "info", cmd_info, 0, 1, 1, "info NAME [--json]",
       "Geometry, memory use, fill of the index, hit ratio, evictions, lock\n"
-      "recoveries and the processes attached (pid, alive or dead, counters).\n" },
+      "recoveries, invalidation (lease and stale-read counters, tag\n"
+      "invalidations; stale entries, lease placeholders and tagged entries\n"
+      "present) and the processes attached (pid, alive or dead, counters).\n" },
     { "stats", cmd_stats, 0, 1, 1, "stats NAME [--json]",
       "Every counter of shmc_stats_t, memcached names, one 'name value' per\n"
       "line.\n" },
@@ -46,14 +48,17 @@ static const tool_cmd_t commands[] = {
       "Invalidate every entry at once (O(1)). Confirmation as for destroy.\n" },
     { "flush-expired", cmd_flush_expired, 0, 1, 1, "flush-expired NAME [--json]",
       "Reclaim the memory of expired and cleared entries; prints how many.\n" },
-    { "get", cmd_get, OPT_ESCAPED, 2, 2, "get NAME KEY [-e] [--json]",
+    { "get", cmd_get, OPT_ESCAPED | OPT_STALE, 2, 2, "get NAME KEY [--stale] [-e] [--json]",
       "Write the value's bytes, unchanged, to standard output. Exit 1 on a\n"
-      "miss. With --json, prints key, value (or value_b64), flags, ttl_ms and\n"
-      "cas instead.\n" },
-    { "set", cmd_set, OPT_ESCAPED | OPT_TTL | OPT_FLAGS, 3, 3,
-      "set NAME KEY VALUE|- [--ttl DURATION] [--flags N] [-e]",
+      "miss. --stale also serves a value that was invalidated (invalidate,\n"
+      "invalidate-tag) or expired but not yet rewritten or reclaimed (exit 0).\n"
+      "With --json, prints key, value (or value_b64), size, flags, ttl_ms,\n"
+      "cas and stale instead.\n" },
+    { "set", cmd_set, OPT_ESCAPED | OPT_TTL | OPT_FLAGS | OPT_TAG, 3, 3,
+      "set NAME KEY VALUE|- [--ttl DURATION] [--flags N] [--tag TAG]... [-e]",
       "Store VALUE under KEY; '-' reads the value from standard input.\n"
-      "--ttl 0 (the default) never expires.\n" },
+      "--ttl 0 (the default) never expires. --tag (up to 4 times) stores the\n"
+      "entry under TAG, for invalidate-tag.\n" },
     { "add", cmd_add, OPT_ESCAPED | OPT_TTL | OPT_FLAGS, 3, 3,
       "add NAME KEY VALUE|- [--ttl DURATION] [--flags N] [-e]",
       "As set, only when KEY has no live entry; exit 1 otherwise.\n" },
@@ -68,11 +73,26 @@ static const tool_cmd_t commands[] = {
     { "touch", cmd_touch, OPT_ESCAPED | OPT_TTL, 2, 2,
       "touch NAME KEY --ttl DURATION [-e]",
       "Give a live entry a new time to live (0 = never expires).\n" },
-    { "delete", cmd_delete, OPT_ESCAPED, 2, 2, "delete NAME KEY [-e]",
+    { "delete", cmd_delete, OPT_ESCAPED, 2, 2, "delete NAME KEY [-e] [--json]",
       "Remove KEY. Exit 1 when there was no entry.\n" },
-    { "keys", cmd_keys, OPT_LIMIT, 1, 2, "keys NAME [PATTERN] [--limit N] [--json]",
-      "List live entries: size, ttl left, flags, key. PATTERN is a shell glob\n"
-      "matched against the key as text output shows it.\n" },
+    { "invalidate", cmd_invalidate, OPT_ESCAPED, 2, 2, "invalidate NAME KEY [-e] [--json]",
+      "Make KEY miss for every process, as delete does, and kill its lease,\n"
+      "but keep the old value readable with 'get --stale' until it is\n"
+      "rewritten or evicted (stale-while-revalidate). Exit 1 when there was\n"
+      "no live entry.\n" },
+    { "invalidate-tag", cmd_invalidate_tag, OPT_ESCAPED, 2, 2,
+      "invalidate-tag NAME TAG [-e] [--json]",
+      "Make every entry stored under TAG (set --tag) miss, in every process,\n"
+      "at once; their values stay readable with 'get --stale'. Tags share a\n"
+      "table of words by hash, so other tags' entries may be invalidated too\n"
+      "(never the reverse). TAG is 1..250 bytes.\n" },
+    { "keys", cmd_keys, OPT_LIMIT | OPT_ALL, 1, 2,
+      "keys NAME [PATTERN] [--all] [--limit N] [--json]",
+      "List live entries: size, ttl left, flags, state, key. PATTERN is a\n"
+      "shell glob matched against the key as text output shows it. --all also\n"
+      "lists stale entries (readable only with 'get --stale') and lease\n"
+      "placeholders. State: '-', or a comma-separated list of stale, leased,\n"
+      "tagged(N) (N tags), novalue (a placeholder carrying a lease).\n" },
     { "dump", cmd_dump, 0, 1, 1, "dump NAME > FILE",
       "Write every live entry (key, value, flags, ttl left) to standard output\n"
       "in the binary SHMCDUMP format (see the man page). Refuses a terminal.\n" },
@@ -102,7 +122,7 @@ static const optdef_t optdefs[] = {
     { "json", 0, OPT_JSON, 0, "one JSON document on standard output" },
     { "any-owner", 0, OPT_ANYOWNER, 0, "attach to a segment owned by another user" },
     { "yes", 'y', OPT_YES, 0, "do not ask for confirmation" },
-    { "escaped", 'e', OPT_ESCAPED, 0, "KEY and VALUE use \\xNN and \\\\ escapes" },
+    { "escaped", 'e', OPT_ESCAPED, 0, "KEY, VALUE and TAG use \\xNN and \\\\ escapes" },
     { "ttl", 't', OPT_TTL, 1, "time to live: 250ms, 30s, 5m, 1h, 1d; bare number = seconds; 0 = never" },
     { "flags", 0, OPT_FLAGS, 1, "opaque 32-bit flags stored with the value" },
     { "initial", 0, OPT_INITIAL, 1, "incr: create a missing key holding N" },
@@ -116,6 +136,9 @@ static const optdef_t optdefs[] = {
     { "interval", 0, OPT_INTERVAL, 1, "refresh interval (default 1s)" },
     { "count", 0, OPT_COUNT, 1, "stop after N refreshes" },
     { "no-overwrite", 0, OPT_NOOVERWRITE, 0, "keep live entries that exist" },
+    { "all", 'a', OPT_ALL, 0, "also stale entries and lease placeholders" },
+    { "stale", 0, OPT_STALE, 0, "also serve an invalidated or expired value" },
+    { "tag", 0, OPT_TAG, 1, "store under this tag (repeatable, at most 4)" },
 };
 
 #define NOPTDEFS (sizeof optdefs / sizeof optdefs[0])
@@ -179,6 +202,15 @@ static int set_option(tool_args_t *a, const optdef_t *o, const char *v)
     case OPT_YES: a->yes = 1; return EXIT_OK;
     case OPT_ESCAPED: a->escaped = 1; return EXIT_OK;
     case OPT_NOOVERWRITE: a->no_overwrite = 1; return EXIT_OK;
+    case OPT_ALL: a->all = 1; return EXIT_OK;
+    case OPT_STALE: a->stale = 1; return EXIT_OK;
+    case OPT_TAG:
+        /* Checked (and decoded with -e) by the command, which knows whether
+         * -e was given anywhere on the line. */
+        if (a->ntags >= SHMC_TAGS_MAX)
+            return tool_usage_err(a, "too many --tag options (at most %u)", SHMC_TAGS_MAX);
+        a->tags[a->ntags++] = v;
+        return EXIT_OK;
     case OPT_TTL:
         if (units_parse_duration(v, &a->ttl_ms) != 0)
             return tool_usage_err(a, "bad duration '%s' for --ttl (e.g. 250ms, 30s, 5m, 1h)", v);

@@ -41,7 +41,10 @@ enum {
     OPT_COUNT     = 1u << 13,
     OPT_ESCAPED   = 1u << 14,
     OPT_ANYOWNER  = 1u << 15,
-    OPT_NOOVERWRITE = 1u << 16
+    OPT_NOOVERWRITE = 1u << 16,
+    OPT_ALL       = 1u << 17,
+    OPT_STALE     = 1u << 18,
+    OPT_TAG       = 1u << 19
 };
 
 /* The parsed command line of one command. */
@@ -55,6 +58,10 @@ typedef struct tool_args {
     int escaped;
     int any_owner;
     int no_overwrite;
+    int all;                /* keys --all: stale entries and placeholders too */
+    int stale;              /* get --stale */
+    const char *tags[SHMC_TAGS_MAX]; /* set --tag, as given (see tool_tag_arg) */
+    size_t ntags;
     uint64_t ttl_ms;
     uint32_t flags;
     uint64_t initial;
@@ -90,6 +97,7 @@ int  tool_key_arg(const tool_args_t *a, const char *arg, unsigned char **key,
 int  tool_read_all(int fd, unsigned char **buf, size_t *len, size_t max);
 int  tool_write_all(int fd, const void *buf, size_t len);
 int  tool_op_err(const char *what, const void *key, size_t klen, int err);
+int  tool_tag_arg(const tool_args_t *a, const char *arg, char **tag);
 int  tool_shm_path(const tool_args_t *a, const char *name, char *buf, size_t cap);
 double tool_ratio(uint64_t num, uint64_t den);
 
@@ -112,6 +120,8 @@ int cmd_incr(tool_args_t *a);
 int cmd_touch(tool_args_t *a);
 int cmd_delete(tool_args_t *a);
 int cmd_keys(tool_args_t *a);
+int cmd_invalidate(tool_args_t *a);
+int cmd_invalidate_tag(tool_args_t *a);
 
 /* cmd_dump.c */
 int cmd_dump(tool_args_t *a);
