@@ -29,9 +29,20 @@
  *
  * The database query below reads its row at the start and answers
  * --db-latency microseconds later; that is the window in which an update
- * can overtake a worker. --mode selects how workers talk to the cache;
- * fetch_plain() is the only mode for now: a mode is one fetch function
- * and one entry of modes[].
+ * can overtake a worker. --mode selects how workers talk to the cache (a
+ * mode is one fetch function and one entry of modes[]):
+ *
+ *   plain    fetch_plain(): get; on a miss query the database and set.
+ *   leased   fetch_leased(): shmc_get_or_lease; only the lease holder
+ *            queries the database and stores with shmc_set_leased, which
+ *            the updater's delete makes fail with -ESTALE if it came after
+ *            the lease was handed out. The others wait for its value.
+ *
+ * Without --mode (what `make demo` runs) the scenario runs twice under the
+ * same load, plain then leased, each for half of --seconds, each with its
+ * own segment and database, and ends with a comparison of the two. The
+ * leased run must show 0 stale reads; if it does not, the program says so
+ * and exits with status 1 rather than hide it.
  *
  * Processes attach to the segment by name; bookkeeping lives in an
  * anonymous MAP_SHARED region created before fork. Linux (prctl).
@@ -65,7 +76,7 @@
 
 struct options {
     unsigned workers;      /* reader processes */
-    unsigned seconds;      /* length of the run */
+    unsigned seconds;      /* length of one run (of each, when both run) */
     uint32_t products;     /* rows of the database */
     unsigned updates;      /* price changes per second */
     unsigned db_latency;   /* microseconds a database query takes */
@@ -96,6 +107,14 @@ struct counts {
     uint64_t lease_rejects; /* leased: sets refused with -ESTALE */
 };
 #define NCOUNTS (sizeof(struct counts) / sizeof(uint64_t))
+
+/* What one run hands back for the comparison at the end. */
+struct result {
+    int done;              /* the run completed: t and updates are valid */
+    double wall_s;
+    uint64_t updates;
+    struct counts t;       /* the workers' counters added up */
+};
 
 struct published {
     alignas(64) _Atomic uint64_t word[NCOUNTS];
@@ -707,15 +726,21 @@ static void print_report(const struct options *o, const struct mode *m,
            num(st.bytes), num(st.limit_maxbytes), num(st.capacity), st.stripes);
     printf("  attached_processes %" PRIu32 "   lock_recoveries %s\n",
            st.attached_processes, num(st.lock_recoveries));
+    if (st.lease_grants || st.lease_rejects || st.lease_waits)
+        printf("  lease_grants %s   lease_rejects %s   lease_waits %s\n",
+               num(st.lease_grants), num(st.lease_rejects), num(st.lease_waits));
     if (st.cmd_get != t->gets)
-        printf("  note: cmd_get differs from the %s gets the workers counted\n",
-               num(t->gets));
+        printf("  note: cmd_get differs from the %s gets the workers counted%s\n",
+               num(t->gets), t->lease_waits ? "\n        (the polls of shmc_get_or_wait are gets too)" : "");
 }
 
-/* One run of the scenario in mode m. Returns 0, 1 on error, 130 when
- * interrupted. Everything it creates is removed before it returns. */
-static int run(const struct options *o, const struct mode *m)
+/* One run of the scenario in mode o->mode; label ("" or "run 1 of 2, ")
+ * heads its title. Fills *res when it completes. Returns 0, 1 on error,
+ * 130 when interrupted. Everything it creates is removed before it
+ * returns. */
+static int run(const struct options *o, const char *label, struct result *res)
 {
+    const struct mode *m = &modes[o->mode];
     char segname[64], dir[] = "/tmp/shmcache-prices-XXXXXX", dbpath[sizeof dir + 16];
     struct shared *sh = MAP_FAILED;
     shmc_t *cache = NULL;
@@ -725,7 +750,8 @@ static int run(const struct options *o, const struct mode *m)
     size_t shsize = sizeof(struct shared) + o->products * sizeof(_Atomic uint64_t);
     uint64_t rng = now_ns() ^ (uint64_t)getpid();
 
-    snprintf(segname, sizeof segname, "/shmcache-prices-%d", (int)getpid());
+    /* the mode in the name: two runs never meet, even if one's unlink failed */
+    snprintf(segname, sizeof segname, "/shmcache-prices-%d-%s", (int)getpid(), m->name);
     if (!mkdtemp(dir)) {
         fprintf(stderr, "prices: mkdtemp: %s\n", strerror(errno));
         return 1;
@@ -762,7 +788,7 @@ static int run(const struct options *o, const struct mode *m)
     }
     have_segment = 1;
 
-    printf("shmcache demo: product prices, %s\n\n", m->title);
+    printf("shmcache demo: product prices, %s%s\n\n", label, m->title);
     printf("  segment   %s, room for %s entries\n", segname, num(cfg.capacity));
     printf("  database  %s: %s products; a query answers after %u us\n",
            dbpath, num(o->products), o->db_latency);
@@ -823,9 +849,15 @@ stop:
     if (nchildren == o->workers + 1 && sh->t0_ns) {
         struct counts t;
         sum(sh, o->workers, &t);
-        print_report(o, m, &t, atomic_load_explicit(&sh->updates, memory_order_relaxed),
-                     wall_s, cache);
+        uint64_t updates = atomic_load_explicit(&sh->updates, memory_order_relaxed);
+        print_report(o, m, &t, updates, wall_s, cache);
         status = failed || t.bad_values ? 1 : 0;
+        if (!interrupted && !failed) {
+            res->done = 1;
+            res->wall_s = wall_s;
+            res->updates = updates;
+            res->t = t;
+        }
     }
     if (failed)
         fprintf(stderr, "prices: %d process(es) failed\n", failed);
@@ -849,6 +881,57 @@ out:
     return status;
 }
 
+/* ---- both modes, compared ----------------------------------------------- */
+
+/* The comparison that ends the default run. Its numbers are the runs'
+ * own counters, unchanged. Returns 1 when the leased run served a stale
+ * price: leases exist to make that impossible, so it is a bug (in this
+ * program or in the library) and must not pass quietly. */
+_Static_assert(NMODES == 2, "the comparison is plain (modes[0]) against leased (modes[1])");
+
+static int print_comparison(const struct result *r)
+{
+    const struct counts *p = &r[0].t, *l = &r[1].t;
+    char ps[48], ls[48];
+
+    printf("\n================================================================\n");
+    printf("Comparison: the same load, %.1f s plain then %.1f s with leases\n\n",
+           r[0].wall_s, r[1].wall_s);
+    printf("  %-24s %18s %18s\n", "", modes[0].name, modes[1].name);
+    printf("  %-24s %18s %18s\n", "reads", num(p->reads), num(l->reads));
+    snprintf(ps, sizeof ps, "%s (%.4f %%)", num(p->stale_reads), pct(p->stale_reads, p->reads));
+    snprintf(ls, sizeof ls, "%s (%.4f %%)", num(l->stale_reads), pct(l->stale_reads, l->reads));
+    printf("  %-24s %18s %18s\n", "stale reads (% of reads)", ps, ls);
+    printf("  %-24s %18s %18s\n", "stale sets attempted", num(p->stale_sets), num(l->stale_sets));
+    printf("  %-24s %18s %18s\n", "lease rejects", "-", num(l->lease_rejects));
+    printf("  %-24s %18s %18s\n", "DB queries", num(p->db_reads), num(l->db_reads));
+    snprintf(ps, sizeof ps, "%.2f %%", pct(p->hits, p->reads));
+    snprintf(ls, sizeof ls, "%.2f %%", pct(l->hits, l->reads));
+    printf("  %-24s %18s %18s\n", "hit ratio", ps, ls);
+    printf("  %-24s %18s %18s\n", "price updates", num(r[0].updates), num(r[1].updates));
+    printf("\n");
+
+    if (p->stale_reads > 0)
+        printf("  plain:  %s stale reads: %s stale sets stored old prices, served for up\n"
+               "          to %.1f ms after the update that replaced them had completed\n",
+               num(p->stale_reads), num(p->stale_sets), (double)p->max_stale_us / 1000.0);
+    else
+        printf("  plain:  0 stale reads this time (%s stale sets; the race needs an update\n"
+               "          to overtake a query: try a longer --db-latency or more --updates)\n",
+               num(p->stale_sets));
+    if (l->stale_reads == 0) {
+        printf("  leases: 0 stale reads (%s stale sets attempted; %s leased sets\n"
+               "          refused with -ESTALE)\n",
+               num(l->stale_sets), num(l->lease_rejects));
+        return 0;
+    }
+    printf("  leases: %s STALE READS (up to %.1f ms late). Leases should make this 0:\n"
+           "          this is a bug, in this program or in the library; please report it\n"
+           "          with the command line above.\n",
+           num(l->stale_reads), (double)l->max_stale_us / 1000.0);
+    return 1;
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -856,10 +939,14 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: prices [options]\n"
         "  Worker processes read product prices through a shmcache segment,\n"
-        "  an updater changes them; counts the reads that returned a stale price.\n\n"
-        "  --mode M         how workers use the cache: plain (get, set, delete)\n"
+        "  an updater changes them; counts the reads that returned a stale price.\n"
+        "  Without --mode: runs plain, then leased, S/2 seconds each, and compares\n"
+        "  them (exit status 1 if the leased run served any stale price).\n\n"
+        "  --mode M         run one mode only: plain (get, set, delete) or\n"
+        "                   leased (shmc_get_or_lease, shmc_set_leased)\n"
         "  --workers N      reader processes (default 4, at most %d)\n"
-        "  --seconds S      length of the run (default 10)\n"
+        "  --seconds S      length of the demo (default 10; one mode: of its run;\n"
+        "                   both: half each, rounded up)\n"
         "  --products N     products in the database (default 200)\n"
         "  --updates N      price changes per second (default 1000)\n"
         "  --db-latency US  microseconds a database query takes (default 300)\n"
@@ -899,7 +986,7 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    int c, bad = 0;
+    int c, bad = 0, one_mode = 0;
     unsigned products = o.products;
 
     while ((c = getopt_long(argc, argv, "m:w:s:p:u:l:t:qh", longopts, NULL)) != -1) {
@@ -913,11 +1000,14 @@ int main(int argc, char **argv)
             while (i < NMODES && strcmp(optarg, modes[i].name) != 0)
                 i++;
             if (i == NMODES) {
-                fprintf(stderr, "prices: unknown --mode '%s' (this build has: plain)\n",
-                        optarg);
+                fprintf(stderr, "prices: unknown --mode '%s' (modes:", optarg);
+                for (unsigned k = 0; k < NMODES; k++)
+                    fprintf(stderr, " %s", modes[k].name);
+                fprintf(stderr, ")\n");
                 bad = 1;
             }
             o.mode = i;
+            one_mode = 1;
             break;
         }
         case 'w': bad |= parse_uint(name, optarg, 1, MAX_WORKERS, &o.workers) < 0; break;
@@ -946,5 +1036,32 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    return run(&o, &modes[o.mode]);
+    if (one_mode) {
+        struct result r = { 0 };
+        int status = run(&o, "", &r);
+        if (status == 0 && modes[o.mode].fetch == fetch_leased && r.t.stale_reads > 0) {
+            fprintf(stderr, "prices: the leased run served %s stale prices; leases should "
+                    "make that 0: a bug\n", num(r.t.stale_reads));
+            status = 1;
+        }
+        return status;
+    }
+
+    /* Both modes under the same load, half the time each. */
+    struct result r[NMODES] = { { 0 } };
+    int status = 0;
+    o.seconds = (o.seconds + 1) / 2;
+    for (unsigned i = 0; i < NMODES && status == 0; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "run %u of %u, ", i + 1, (unsigned)NMODES);
+        if (i > 0)
+            printf("\n================================================================\n\n");
+        o.mode = i;
+        status = run(&o, label, &r[i]);
+        if (status == 0 && !r[i].done)
+            status = 1;
+    }
+    if (status != 0)
+        return status;
+    return print_comparison(r);
 }

@@ -97,7 +97,9 @@ extern "C" {
 #define SHMC_CAPACITY_MAX   (1ull << 31) /* entries */
 #define SHMC_STRIPES_MAX    1024u
 #define SHMC_NAME_MAX       200u         /* bytes of a name, without the '/' */
+#ifndef SHMC_LOCK_TIMEOUT_MS            /* fuzz builds compile with a shorter bound */
 #define SHMC_LOCK_TIMEOUT_MS 2000u       /* longest wait for a stripe lock */
+#endif
 
 typedef struct shmc shmc_t; /* process-local handle; thread-safe */
 
@@ -396,8 +398,9 @@ int shmc_set_tagged(shmc_t *c, const void *key, size_t klen, const void *val, si
                     uint64_t ttl_ms, uint32_t flags, const char *const *tags, size_t ntags);
 
 /*
- * Every entry stored under tag (before this call returns) misses from now
- * on, in every process, in O(1): no scan, no lock. Such entries stay
+ * Every entry stored under tag by a set that returned before this call
+ * began misses once it returns, in every process, in O(1): no scan, no
+ * lock. (A set concurrent with the call may land before or after it.) Such entries stay
  * readable through shmc_get_stale. Tags are kept in a table of 16384 words
  * by hash, so two tags may share a word: invalidating one then also
  * invalidates the other's entries (never the reverse: no entry is ever
@@ -461,6 +464,124 @@ int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg),
  * header; fills *info from the header alone when it does. 1 yes, 0 no,
  * negative errno when it cannot be read. Used by `shmcache-tool list`. */
 int shmc_probe(const char *path, shmc_info_t *info);
+
+/* ---- Near cache (per-process, liburcu) ---------------------------------
+ *
+ * Copying a value out of the segment is the whole cost of a get for large
+ * values. The near cache lets the threads of one process share one local
+ * copy of a hot value instead, handed out as a zero-copy view. A view is
+ * never trusted blindly: every shmc_get_view re-validates the local copy
+ * with one read of the key's slot (shmc_peek: same CAS, still live; no
+ * value copy) and refreshes it from the segment when the entry changed. So:
+ *
+ *   - a view shows exactly the bytes of one value that some set stored
+ *     whole for that key (never a mix, never another key's);
+ *   - once a delete, set, invalidate, clear or tag invalidation of the key
+ *     has returned in any process, no view obtained afterwards shows the
+ *     old value (a view obtained before keeps showing the bytes it was
+ *     validated against: it is a snapshot, like a buffer filled by
+ *     shmc_get);
+ *   - expiry is re-checked on every call as well.
+ *
+ * Local copies live in a liburcu lock-free hash table (cds_lfht, memb
+ * flavor) in the process's own memory; nothing of it is in the segment.
+ * Replaced and evicted copies are freed after an RCU grace period and after
+ * their last view is released.
+ *
+ * Threads: every function below is thread-safe. A thread that calls
+ * shmc_get_view is registered with liburcu (urcu_memb_register_thread) on
+ * its first call and unregistered automatically when it exits (pthread key
+ * destructor). Do not register such a thread with liburcu-memb yourself as
+ * well. A view may be released by any thread.
+ *
+ * fork(): handled by pthread_atfork handlers installed by the first
+ * shmc_near_enable: fork() waits until no thread is inside a near-cache
+ * call (which is short: a view is not a read-side critical section),
+ * pauses liburcu's call_rcu and hash-resize workers across it, and the
+ * child gets working ones. The child may go on using the handle, its near
+ * cache and views it inherited (their bytes are its own copy). fork() from
+ * a signal handler that interrupted a near-cache call is not supported.
+ *
+ * Cost: a view costs a get without the value copy plus a local hash
+ * lookup and two atomic reference-count updates; it pays off from a few
+ * hundred bytes up and is many times faster than shmc_get for large
+ * values (see examples/near_bench.c). Statistics of the segment count each
+ * validation as one get.
+ */
+
+/* A zero-copy view of a value. Fields are read-only; ref_ is private. */
+typedef struct shmc_view {
+    const void *data;  /* len bytes, aligned to 16; valid until released */
+    size_t   len;
+    uint32_t flags;    /* the flags stored with the value */
+    uint64_t cas;      /* the CAS of the write the bytes belong to */
+    void    *ref_;     /* the local copy this view holds (private) */
+} shmc_view_t;
+
+/* Statistics of one handle's near cache (process-local). */
+typedef struct shmc_near_stats {
+    uint64_t near_hits;   /* views served from a local copy that was still valid */
+    uint64_t refreshes;   /* views that (re)copied the value from the segment */
+    uint64_t misses;      /* shmc_get_view calls that returned -ENOENT */
+    uint64_t bypasses;    /* refreshes not kept in the cache (value larger than
+                             max_bytes/4, or an older write than the copy kept) */
+    uint64_t evictions;   /* local copies dropped to stay within max_bytes */
+    uint64_t bytes;       /* bytes of the local copies kept now (with headers) */
+    uint64_t entries;     /* local copies kept now */
+    uint64_t max_bytes;   /* the bound set by shmc_near_enable */
+} shmc_near_stats_t;
+
+/*
+ * Turn on the near cache of handle c, keeping at most max_bytes of local
+ * copies (keys, values and ~100 bytes of header each; a value larger than
+ * max_bytes/4 is never kept: its views get a private copy). Cold copies are
+ * evicted (CLOCK) to stay within the bound. Copies held by views that were
+ * evicted or replaced are not counted: they belong to their views.
+ * The first call must happen before other threads use c's near cache (for
+ * example right after shmc_open); later calls change the bound at any time,
+ * evicting at once when it shrinks. Also installs the fork handlers (see
+ * above) once per process.
+ * Errors: -EINVAL (NULL c, max_bytes 0), -ENOMEM.
+ */
+int shmc_near_enable(shmc_t *c, size_t max_bytes);
+
+/*
+ * Look key up and give a zero-copy view of its current value in *view:
+ * view->data points to len bytes that stay valid and unchanged until
+ * shmc_view_release(view), whatever any process does to the entry
+ * meanwhile (and even after shmc_near_disable or shmc_close). The value is
+ * current as of this call (see the guarantees above): a valid local copy
+ * is shared, else the value is copied from the segment once into a new
+ * local copy that later calls in every thread of the process share.
+ * Returns 0 with *view filled; -ENOENT on a miss (absent, expired, cleared,
+ * invalidated; a local copy of the key is dropped); -ENOTSUP when the near
+ * cache is not enabled on c; -EINVAL (NULL c, key or view, empty key);
+ * -E2BIG (key longer than max_key_len); -ENOMEM; -EDEADLK, -EBUSY as
+ * shmc_get. On error *view is zeroed (releasing it is a harmless no-op).
+ * Thread-safe and lock-free on a hit; never blocks longer than shmc_get
+ * (or a concurrent fork() in another thread). The caller owns one
+ * reference: release every successful view exactly once.
+ */
+int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view);
+
+/* Give back a view from shmc_get_view; its data may be freed from then on.
+ * Any thread may release any view. Zeroes *view; NULL or a zeroed view is a
+ * no-op. Never fails, never blocks. */
+void shmc_view_release(shmc_view_t *view);
+
+/*
+ * Drop c's near cache and free its memory (waits for an RCU grace period
+ * and for pending frees). Views still held stay valid and are freed by
+ * their release. shmc_close does this too. No other thread may use c's near
+ * cache during the call. shmc_get_view returns -ENOTSUP afterwards until
+ * shmc_near_enable. 0, also when it was not enabled; -EINVAL (NULL c).
+ */
+int shmc_near_disable(shmc_t *c);
+
+/* Fill *st with c's near-cache statistics. Thread-safe, lock-free; counters
+ * are exact but may be a few operations apart. -EINVAL, -ENOTSUP (not
+ * enabled). */
+int shmc_near_stats(shmc_t *c, shmc_near_stats_t *st);
 
 #ifdef __cplusplus
 }

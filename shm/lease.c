@@ -191,7 +191,14 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
             ST(&st->dirty, 0);
         }
     } else {
-        struct store_extra x = {tagidx, (unsigned)ntags, ntags ? shm_tag_seq(c) : 0, 0, 0, 0};
+        /* Stamp the value with the tag_seq of the lease's grant, not the
+         * current one: an invalidation numbered after the grant but still
+         * raising its tag's word (tags.c) would pass the check above, and
+         * must then still kill this value. The 32 bits kept in the slot are
+         * widened against the current tag_seq (less than 2^32 apart). */
+        uint64_t cur = shm_tag_seq(c);
+        uint64_t granted = cur - (uint32_t)((uint32_t)cur - LD(&s->lease_gseq));
+        struct store_extra x = {tagidx, (unsigned)ntags, granted, 0, 0, 0};
         shm_store_locked(c, &kl, key, klen, val, vlen, expiry, flags, gen, &x);
     }
     shm_unlock(c, kl.stripe);

@@ -1,8 +1,11 @@
 /*
  * tags.c - group invalidation in O(1).
  *
- * Invariant: no entry is served after an invalidation of one of its tags
- * has returned. The segment keeps a global counter, tag_seq, and a table of
+ * Invariant: no entry stored before an invalidation of one of its tags
+ * began is served after that invalidation returned. (A set concurrent
+ * with the invalidation may be ordered after it; a leased set is stamped
+ * with its lease's grant, so it is ordered before any invalidation
+ * numbered after the grant, see lease.c.) The segment keeps a global counter, tag_seq, and a table of
  * SHMC_TAG_SLOTS words indexed by a hash of the tag name. Invalidating a
  * tag takes the next number n of tag_seq and raises the tag's word to n.
  * An entry stores the tag_seq it saw when it was written (S) and its tags'
@@ -16,6 +19,7 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "testhook.h"
 
 int shm_tag_indexes(const shmc_t *c, const char *const *tags, size_t ntags, uint32_t *idx)
 {
@@ -106,6 +110,7 @@ int shmc_invalidate_tag(shmc_t *c, const char *tag)
     if (!shm_writable(c))
         return -EROFS;
     uint64_t n = atomic_fetch_add(&c->hdr->tag_seq, 1) + 1;
+    SHMC_HOOK(SHMC_HOOK_TAG_GAP, 0);
     /* Raise the word to n (never lower it: a slower concurrent
      * invalidation of a tag sharing the word may hold a smaller number). */
     a64 *w = &c->tags[idx];

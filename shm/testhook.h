@@ -4,7 +4,7 @@
  *
  * The hook is a plain function pointer that stays NULL in production: the
  * cost is one load and a never-taken branch on write paths only (never on a
- * get). Tests set it in a forked child before the operation they want to
+ * get). The stripe argument is 0 where no stripe is involved. Tests set it in a forked child before the operation they want to
  * interrupt.
  */
 #ifndef SHMC_TESTHOOK_H
@@ -13,7 +13,8 @@
 enum shmc_hook_point {
     SHMC_HOOK_LOCKED = 1,    /* stripe lock held, nothing changed yet */
     SHMC_HOOK_SLOT_ODD = 2,  /* set: slot version odd, item half written */
-    SHMC_HOOK_CLEAR_SLOT = 3 /* delete: slot version odd */
+    SHMC_HOOK_CLEAR_SLOT = 3, /* delete: slot version odd */
+    SHMC_HOOK_TAG_GAP = 4     /* invalidate_tag: numbered, word not yet raised */
 };
 
 /* Called with the point and the stripe index. Not for production use. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 
 #include "shmcache.h"
 #include "testutil.h"
+#include "testhook.h"
 
 #define H(state) (((tu_fixture_t *)*(state))->c)
 
@@ -171,6 +173,76 @@ static void a_tag_invalidation_after_a_lease_refuses_the_leased_set(void **state
     assert_int_equal(st.lease_rejects, 2);
 }
 
+/* A leased set that lands while an invalidation of its tag is half done
+ * (numbered, tag word not yet raised) must not survive that invalidation.
+ * The invalidating child stops at the hook between the two steps. */
+static tu_pipe_t gap_stopped, gap_go;
+
+static void stop_in_gap(int point, unsigned stripe)
+{
+    (void)stripe;
+    if (point != SHMC_HOOK_TAG_GAP)
+        return;
+    (void)tu_pipe_put(&gap_stopped, 1, 's');
+    (void)tu_pipe_take(&gap_go, 1, 20000);
+}
+
+static void a_leased_set_during_a_half_done_tag_invalidation_does_not_survive_it(void **state)
+{
+    tu_fixture_t *f = *state;
+    const char *t[] = {"product:5"};
+    char buf[16];
+    size_t vlen;
+    uint64_t l = 0;
+    assert_int_equal(shmc_get_or_lease(f->c, "p5", 2, buf, sizeof buf, &vlen, NULL, 10000, &l), -ENOENT);
+    assert_int_equal(tu_pipe_open(&gap_stopped), 0);
+    assert_int_equal(tu_pipe_open(&gap_go), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        tu_child_init(30);
+        shmc__test_hook = stop_in_gap;
+        _exit(shmc_invalidate_tag(f->c, "product:5") == 0 ? 0 : 1);
+    }
+    assert_int_equal(tu_pipe_take(&gap_stopped, 1, 10000), 0);
+    /* the value was computed before the update that the invalidation is for */
+    int r = shmc_set_leased_tagged(f->c, "p5", 2, "old", 3, 0, 0, t, 1, l);
+    assert_true(r == 0 || r == -ESTALE);
+    assert_int_equal(tu_pipe_put(&gap_go, 1, 'g'), 0);
+    assert_int_equal(tu_wait(p), 0);
+    assert_int_equal(shmc_get(f->c, "p5", 2, buf, sizeof buf, &vlen, NULL), -ENOENT);
+    tu_pipe_close(&gap_stopped);
+    tu_pipe_close(&gap_go);
+}
+
+/* A process killed between the two steps leaves an invalidation that never
+ * returned: the cache keeps working, later invalidations of the tag work. */
+static void a_process_killed_mid_tag_invalidation_leaves_the_cache_working(void **state)
+{
+    tu_fixture_t *f = *state;
+    const char *t[] = {"group"};
+    assert_int_equal(shmc_set_tagged(f->c, "g", 1, "v", 1, 0, 0, t, 1), 0);
+    assert_int_equal(tu_pipe_open(&gap_stopped), 0);
+    assert_int_equal(tu_pipe_open(&gap_go), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        tu_child_init(30);
+        shmc__test_hook = stop_in_gap;
+        (void)shmc_invalidate_tag(f->c, "group");
+        _exit(0);
+    }
+    assert_int_equal(tu_pipe_take(&gap_stopped, 1, 10000), 0);
+    kill(p, SIGKILL);
+    assert_int_equal(tu_wait(p), 1000 + SIGKILL);
+    assert_int_equal(shmc_set_tagged(f->c, "h", 1, "v", 1, 0, 0, t, 1), 0);
+    assert_true(hit(f->c, "h"));
+    assert_int_equal(shmc_invalidate_tag(f->c, "group"), 0);
+    assert_false(hit(f->c, "g"));
+    assert_false(hit(f->c, "h"));
+    assert_int_equal(shmc_check(f->c, NULL, NULL), 0);
+    tu_pipe_close(&gap_stopped);
+    tu_pipe_close(&gap_go);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int main(void)
@@ -182,6 +254,8 @@ int main(void)
         T(bad_tags_are_rejected_and_change_nothing),
         T(a_tag_invalidated_in_another_process_misses_here_at_once),
         T(a_tag_invalidation_after_a_lease_refuses_the_leased_set),
+        T(a_leased_set_during_a_half_done_tag_invalidation_does_not_survive_it),
+        T(a_process_killed_mid_tag_invalidation_leaves_the_cache_working),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
