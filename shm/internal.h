@@ -176,6 +176,10 @@ static inline bool shm_writable(const shmc_t *c) { return !(c->flags & SHMC_RDON
 
 int shm_check_key(const shmc_t *c, const void *key, size_t klen);
 
+/* ---- near.c: shmc_close must call this before detaching (frees the
+ * handle's near cache; a no-op when it was never enabled). */
+void shm_near_close(shmc_t *c);
+
 /* ---- read.c */
 int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,
                    shmc_item_info_t *info, bool want_stale);

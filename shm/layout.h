@@ -183,16 +183,15 @@ struct shm_bucket {
     struct shm_slot slot[SHMC_SLOTS_PER_BUCKET];
 };
 
-/* An item in a stripe's log. Followed by the key, padding to 8, the value,
- * padding to 8. `size` covers all of it. `slot` is the global index of the
- * slot that owns it (an item is live only while that slot points back). */
+/* An item in a stripe's log. Followed by the tag references (if any), the
+ * key padded to 8, the value padded to 8; `size` covers all of it. `slot`
+ * is the global index of the slot that owns it (an item is live only while
+ * that slot points back). Lengths live in the slot, so the header is only
+ * what a walk of the log needs: 8 bytes of overhead per entry. */
 #define ITEM_PAD_SLOT 0xffffffffu /* marks filler at the end of the log */
 struct shm_item {
     a32 size;
     a32 slot;
-    a32 vlen;
-    a16 klen;
-    a16 ntags;
 };
 
 _Static_assert(sizeof(struct shm_header) == SHMC_CACHELINE * 6, "header layout changed: bump SHMC_LAYOUT_VERSION");
@@ -200,7 +199,7 @@ _Static_assert(sizeof(struct shm_header) <= SHMC_HEADER_SIZE, "header too big");
 _Static_assert(sizeof(struct shm_slot) == 64, "slot layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_bucket) == 64 * 9, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_proc) == 128, "proc row layout changed: bump SHMC_LAYOUT_VERSION");
-_Static_assert(sizeof(struct shm_item) == 16, "item header changed: bump SHMC_LAYOUT_VERSION");
+_Static_assert(sizeof(struct shm_item) == 8, "item header changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_stripe) % SHMC_CACHELINE == 0, "stripe not line-sized");
 _Static_assert(offsetof(struct shm_header, generation) % SHMC_CACHELINE == 0, "generation shares a line");
 _Static_assert(sizeof(a64) == 8 && sizeof(a32) == 4, "atomics are not lock-free sized");

@@ -59,9 +59,6 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     struct shm_item *it = (struct shm_item *)(void *)(c->base + off);
     ST(&it->size, (uint32_t)size);
     ST(&it->slot, (uint32_t)idx);
-    ST(&it->vlen, (uint32_t)vlen);
-    ST(&it->klen, (uint16_t)klen);
-    ST(&it->ntags, (uint16_t)ntags);
     if (ntags) {
         uint8_t area[8 + 4 * SHMC_TAGS_MAX];
         memcpy(area, &x->tag_seq, 8);

@@ -1,0 +1,615 @@
+/*
+ * near.c - the per-process near cache: zero-copy, validated views of hot
+ * values, shared by the threads of one process (liburcu).
+ *
+ * Invariant: no view ever shows bytes of a different value than the shared
+ * entry it was validated against, and once a delete, set, invalidate, clear
+ * or tag invalidation of the key has returned (in any process), no view made
+ * after that returns the old value.
+ *
+ * How it is kept:
+ *
+ *   - A local copy is immutable: {key, value bytes, flags, cas}, all filled
+ *     from ONE shmc_get (which takes value, flags and CAS from one validated
+ *     read of the slot) before the copy is published. The CAS changes on
+ *     every write of the entry and is unique in the segment (a per-stripe
+ *     counter tagged with the stripe), so "same CAS" means "same write",
+ *     which means "same bytes".
+ *   - Every shmc_get_view re-validates: shmc_peek (one validated read of the
+ *     key's slot, no value copy; it misses after delete, clear, invalidation,
+ *     tag invalidation and expiry) must report the copy's CAS, after the call
+ *     started. Otherwise the copy is refreshed from the segment (that read is
+ *     itself the validation) or, on a miss, dropped. So a view is never older
+ *     than the start of the call that made it.
+ *   - Copies live in a cds_lfht (RCU lock-free hash table) keyed by the key.
+ *     Lookups run inside urcu_memb_read_lock; all changes of the table (and
+ *     of the CLOCK list used for eviction) are made under the cache's mutex,
+ *     also inside a read-side section, so a key has at most one copy in the
+ *     table and only one thread ever unlinks a given copy.
+ *   - A copy's memory has a reference count: 1 for the table, 1 per view.
+ *     A reader takes its view reference inside the read-side section in
+ *     which it found the copy; the table's reference is dropped by a
+ *     call_rcu callback, i.e. after a grace period that began after the copy
+ *     was unlinked, so it cannot reach 0 while a reader that found the copy
+ *     is still about to take a reference. Whoever drops the last reference
+ *     frees the copy: a view stays valid until shmc_view_release, whatever
+ *     happens to the table meanwhile (replace, evict, disable, close).
+ *
+ * Threads: a thread registers with urcu on its first near-cache call and is
+ * unregistered by a pthread key destructor when it exits.
+ *
+ * fork(): liburcu (memb flavor) needs that no registered thread be inside a
+ * read-side section or hold one of its locks when fork() copies the process,
+ * and that call_rcu's worker be paused across it. Our pthread_atfork prepare
+ * handler takes g_fork_mu (which also serialises registration and the
+ * teardown paths), raises g_forking, and waits two grace periods: readers
+ * check g_forking before entering and again inside their read-side section
+ * (so a reader either sees it and leaves, or is waited for: the usual
+ * store/membarrier vs. store/load pairing of RCU), and the second grace
+ * period waits for readers that saw the flag on their way out. Then
+ * call_rcu_before_fork pauses the call_rcu and lfht-resize workers. The
+ * child resumes them (a new call_rcu thread) and keeps its table: copies are
+ * plain memory and every view is re-validated against the segment anyway.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include <urcu/urcu-memb.h>
+#include <urcu/rculfhash.h>
+#include <urcu/list.h>
+#include <urcu/compiler.h>
+
+#include "internal.h"
+
+/* ThreadSanitizer cannot see liburcu's ordering (the library is not
+ * instrumented). Two annotations tell it what RCU guarantees: a reader's
+ * accesses to copies happen before a grace period that ends after it left
+ * its read-side section, and so before a callback queued earlier runs. */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char g_tsan_gp;
+#define TSAN_READER_DONE() __tsan_release(&g_tsan_gp)
+#define TSAN_AFTER_GP()    __tsan_acquire(&g_tsan_gp)
+#else
+#define TSAN_READER_DONE() ((void)0)
+#define TSAN_AFTER_GP()    ((void)0)
+#endif
+
+#define NEAR_SLOTS      16u   /* counter rows; threads pick one by id */
+#define NEAR_REFILL_MAX 16u   /* shmc_get attempts while a value keeps growing */
+#define NEAR_HT_INIT    256ul /* initial buckets of the table (grows itself) */
+
+struct near_copy {
+    struct cds_lfht_node node;   /* in the table while in_map */
+    struct rcu_head rcu;         /* retire: drops the table's reference */
+    struct cds_list_head lru;    /* CLOCK list, under near->mu, while in_map */
+    _Atomic uint64_t cas;        /* stored with release when published; the
+                                    match function loads it with acquire */
+    _Atomic uint32_t refs;       /* table (while linked or retiring) + views */
+    _Atomic uint8_t  hot;        /* CLOCK reference bit */
+    bool     in_map;             /* under near->mu */
+    uint32_t flags;
+    size_t   klen, vlen, cap;
+    size_t   size;               /* bytes counted against max_bytes */
+    uint64_t hash;
+    alignas(16) unsigned char bytes[]; /* key, pad to 16, value (cap bytes) */
+};
+
+struct near_ctr {
+    alignas(64) _Atomic uint64_t hits, refreshes, misses, bypasses;
+};
+
+struct near {
+    struct cds_lfht *ht;
+    pthread_mutex_t mu;          /* changes of ht and lru; inside read sections */
+    struct cds_list_head lru;    /* copies in the table, CLOCK order */
+    struct cds_list_head *hand;  /* next to look at (or &lru) */
+    _Atomic uint64_t max_bytes;
+    _Atomic uint64_t bytes, entries, evictions; /* written under mu */
+    uint64_t seed;
+    struct near_ctr ctr[NEAR_SLOTS];
+};
+
+/* ---- threads, registration and fork -------------------------------------- */
+
+static pthread_mutex_t g_fork_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int g_forking;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_key;
+static int g_init_err;
+static _Atomic unsigned g_thread_seq;
+
+static __thread int tl_registered;
+static __thread unsigned tl_slot;
+
+static void thread_gone(void *p)
+{
+    (void)p;
+    pthread_mutex_lock(&g_fork_mu);
+    urcu_memb_unregister_thread();
+    pthread_mutex_unlock(&g_fork_mu);
+    tl_registered = 0;
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g_fork_mu);
+    atomic_store(&g_forking, 1);
+    /* First: every read section that did not see g_forking has ended.
+     * Second: so have those that saw it (they leave at once); new readers
+     * see it before entering (it was stored before the first grace period). */
+    urcu_memb_synchronize_rcu();
+    urcu_memb_synchronize_rcu();
+    urcu_memb_call_rcu_before_fork(); /* also pauses the lfht resize worker */
+}
+
+static void fork_parent(void)
+{
+    urcu_memb_call_rcu_after_fork_parent();
+    atomic_store(&g_forking, 0);
+    pthread_mutex_unlock(&g_fork_mu);
+}
+
+static void fork_child(void)
+{
+    urcu_memb_call_rcu_after_fork_child();
+    atomic_store(&g_forking, 0);
+    pthread_mutex_unlock(&g_fork_mu);
+}
+
+static void global_init(void)
+{
+    g_init_err = pthread_key_create(&g_key, thread_gone);
+    if (!g_init_err)
+        g_init_err = pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Register the calling thread with urcu (once; undone at thread exit). */
+static int register_self(void)
+{
+    if (likely(tl_registered))
+        return 0;
+    pthread_mutex_lock(&g_fork_mu);
+    int r = pthread_setspecific(g_key, (void *)1);
+    if (!r) {
+        urcu_memb_register_thread();
+        tl_registered = 1;
+        tl_slot = atomic_fetch_add_explicit(&g_thread_seq, 1, memory_order_relaxed) % NEAR_SLOTS;
+    }
+    pthread_mutex_unlock(&g_fork_mu);
+    return -r;
+}
+
+/* Wait out a fork in progress (fork_prepare holds g_fork_mu). */
+static void fork_wait(void)
+{
+    pthread_mutex_lock(&g_fork_mu);
+    pthread_mutex_unlock(&g_fork_mu);
+}
+
+/* Enter a read-side section that no fork() can cut in half. */
+static int near_enter(void)
+{
+    for (;;) {
+        if (unlikely(atomic_load_explicit(&g_forking, memory_order_relaxed)))
+            fork_wait();
+        int r = register_self();
+        if (r)
+            return r;
+        urcu_memb_read_lock();
+        /* Pairs with fork_prepare's store + synchronize_rcu: either this
+         * load sees the flag or the grace period waits for this section. */
+        if (likely(!atomic_load_explicit(&g_forking, memory_order_relaxed)))
+            return 0;
+        urcu_memb_read_unlock();
+        fork_wait();
+    }
+}
+
+static void near_exit(void)
+{
+    TSAN_READER_DONE();
+    urcu_memb_read_unlock();
+}
+
+/* ---- copies ---------------------------------------------------------------- */
+
+static inline size_t val_off(size_t klen) { return (klen + 15u) & ~(size_t)15u; }
+static inline unsigned char *cp_val(struct near_copy *cp) { return cp->bytes + val_off(cp->klen); }
+
+static struct near_copy *copy_alloc(const void *key, size_t klen, size_t cap)
+{
+    size_t size = sizeof(struct near_copy) + val_off(klen) + cap;
+    struct near_copy *cp = malloc(size);
+    if (!cp)
+        return NULL;
+    memset(cp, 0, sizeof(*cp));
+    memcpy(cp->bytes, key, klen);
+    cp->klen = klen;
+    cp->cap = cap;
+    cp->size = size;
+    return cp;
+}
+
+static void copy_put(struct near_copy *cp)
+{
+    /* acq_rel: the last holder's accesses happen before the free. */
+    if (atomic_fetch_sub_explicit(&cp->refs, 1, memory_order_acq_rel) == 1)
+        free(cp);
+}
+
+static void copy_retired(struct rcu_head *head)
+{
+    TSAN_AFTER_GP();
+    copy_put(caa_container_of(head, struct near_copy, rcu));
+}
+
+struct near_key {
+    const void *key;
+    size_t klen;
+};
+
+static int copy_match(struct cds_lfht_node *node, const void *arg)
+{
+    struct near_copy *cp = caa_container_of(node, struct near_copy, node);
+    const struct near_key *k = arg;
+    /* Acquire: pairs with the release store that published the copy, so
+     * its key and fields are seen whole. */
+    (void)atomic_load_explicit(&cp->cas, memory_order_acquire);
+    return cp->klen == k->klen && memcmp(cp->bytes, k->key, k->klen) == 0;
+}
+
+/* Under the read lock. */
+static struct near_copy *find(struct near *n, uint64_t h, const void *key, size_t klen,
+                              struct cds_lfht_iter *it)
+{
+    struct near_key k = {key, klen};
+    cds_lfht_lookup(n->ht, (unsigned long)h, copy_match, &k, it);
+    struct cds_lfht_node *node = cds_lfht_iter_get_node(it);
+    return node ? caa_container_of(node, struct near_copy, node) : NULL;
+}
+
+static void account_locked(struct near *n, int64_t dbytes, int64_t dentries)
+{
+    atomic_store_explicit(&n->bytes, LD(&n->bytes) + (uint64_t)dbytes, memory_order_relaxed);
+    atomic_store_explicit(&n->entries, LD(&n->entries) + (uint64_t)dentries, memory_order_relaxed);
+}
+
+/* Take cp off the CLOCK list, keeping the hand valid. Under mu. */
+static void lru_del_locked(struct near *n, struct near_copy *cp)
+{
+    if (n->hand == &cp->lru)
+        n->hand = cp->lru.next;
+    cds_list_del(&cp->lru);
+}
+
+/* Remove cp from the table; its memory goes when the grace period has
+ * passed and the last view is released. Under mu and the read lock. */
+static void unlink_locked(struct near *n, struct near_copy *cp)
+{
+    if (!cp->in_map)
+        return;
+    cds_lfht_del(n->ht, &cp->node);
+    lru_del_locked(n, cp);
+    cp->in_map = false;
+    account_locked(n, -(int64_t)cp->size, -1);
+    urcu_memb_call_rcu(&cp->rcu, copy_retired);
+}
+
+/* CLOCK: evict copies whose reference bit is clear, clearing the bits it
+ * passes, until the bytes fit. Bounded: after two turns of the hand every
+ * bit it passed was clear, so it evicts whatever it meets. Under mu and the
+ * read lock. */
+static void evict_locked(struct near *n, const struct near_copy *keep)
+{
+    uint64_t max = atomic_load_explicit(&n->max_bytes, memory_order_relaxed);
+    uint64_t budget = 2 * LD(&n->entries) + 2;
+    while (LD(&n->bytes) > max && LD(&n->entries) > (keep ? 1u : 0u)) {
+        if (n->hand == &n->lru)
+            n->hand = n->lru.next;
+        struct near_copy *cp = caa_container_of(n->hand, struct near_copy, lru);
+        n->hand = cp->lru.next;
+        if (cp == keep)
+            continue;
+        if (budget) {
+            budget--;
+            if (atomic_load_explicit(&cp->hot, memory_order_relaxed)) {
+                atomic_store_explicit(&cp->hot, 0, memory_order_relaxed);
+                continue;
+            }
+        }
+        unlink_locked(n, cp);
+        atomic_store_explicit(&n->evictions, LD(&n->evictions) + 1, memory_order_relaxed);
+    }
+}
+
+/* Read key's value into a fresh copy (not yet shared). cap: first guess of
+ * the value length. One shmc_get fills value, flags and CAS from one
+ * validated read of the slot. */
+static int refill(shmc_t *c, const void *key, size_t klen, size_t cap, struct near_copy **out)
+{
+    struct near_copy *cp = copy_alloc(key, klen, cap);
+    if (!cp)
+        return -ENOMEM;
+    /* Bounded: each retry means the value grew since the previous read. */
+    for (unsigned attempt = 0; attempt < NEAR_REFILL_MAX; attempt++) {
+        size_t vlen = 0;
+        shmc_item_info_t info;
+        int r = shmc_get(c, key, klen, cp->cap ? cp_val(cp) : NULL, cp->cap, &vlen, &info);
+        if (r == -ENOBUFS) {
+            free(cp);
+            cp = copy_alloc(key, klen, vlen);
+            if (!cp)
+                return -ENOMEM;
+            continue;
+        }
+        if (r) {
+            free(cp);
+            return r;
+        }
+        cp->vlen = vlen;
+        cp->flags = info.flags;
+        atomic_store_explicit(&cp->cas, info.cas, memory_order_relaxed);
+        *out = cp;
+        return 0;
+    }
+    free(cp);
+    return -EBUSY;
+}
+
+/* Keep a fresh copy in the table (or not) and take the view's reference on
+ * what the caller is to return. Under the read lock. */
+static struct near_copy *install(struct near *n, struct near_copy *cp, uint64_t h, unsigned slot)
+{
+    struct cds_lfht_iter it;
+    uint64_t cas = LD(&cp->cas);
+    pthread_mutex_lock(&n->mu);
+    struct near_copy *cur = find(n, h, cp->bytes, cp->klen, &it);
+    if (cur && LD(&cur->cas) == cas) {
+        /* Another thread installed the same write meanwhile: use it. */
+        free(cp);
+        atomic_fetch_add_explicit(&cur->refs, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&n->mu);
+        return cur;
+    }
+    uint64_t max = atomic_load_explicit(&n->max_bytes, memory_order_relaxed);
+    /* Same key, same stripe: a larger CAS is a later write. A copy that is
+     * older than the table's, or too large to keep, is the caller's alone. */
+    if ((cur && LD(&cur->cas) > cas) || cp->size > max / 4) {
+        if (cur && LD(&cur->cas) < cas)
+            unlink_locked(n, cur);
+        pthread_mutex_unlock(&n->mu);
+        atomic_store_explicit(&cp->refs, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&n->ctr[slot].bypasses, 1, memory_order_relaxed);
+        return cp;
+    }
+    cp->hash = h;
+    cp->in_map = true;
+    atomic_store_explicit(&cp->refs, 2, memory_order_relaxed); /* table + view */
+    /* Release: everything above is seen by whoever finds the copy (pairs
+     * with the acquire in copy_match). */
+    atomic_store_explicit(&cp->cas, cas, memory_order_release);
+    if (cur) {
+        cds_lfht_replace(n->ht, &it, (unsigned long)h, copy_match,
+                         &(struct near_key){cp->bytes, cp->klen}, &cp->node);
+        if (n->hand == &cur->lru)
+            n->hand = &cp->lru;
+        cds_list_replace(&cur->lru, &cp->lru);
+        cur->in_map = false;
+        account_locked(n, (int64_t)cp->size - (int64_t)cur->size, 0);
+        urcu_memb_call_rcu(&cur->rcu, copy_retired);
+    } else {
+        cds_lfht_add(n->ht, (unsigned long)h, &cp->node);
+        /* Behind the hand: the last place it will look. */
+        cds_list_add_tail(&cp->lru, n->hand);
+        account_locked(n, (int64_t)cp->size, 1);
+    }
+    evict_locked(n, cp);
+    pthread_mutex_unlock(&n->mu);
+    return cp;
+}
+
+static void fill_view(shmc_view_t *v, struct near_copy *cp)
+{
+    v->data = cp_val(cp);
+    v->len = cp->vlen;
+    v->flags = cp->flags;
+    v->cas = LD(&cp->cas);
+    v->ref_ = cp;
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
+{
+    if (!view)
+        return -EINVAL;
+    memset(view, 0, sizeof(*view));
+    if (!c || !key || !klen)
+        return -EINVAL;
+    struct near *n = c->near;
+    if (!n)
+        return -ENOTSUP;
+    if (klen > c->max_key)
+        return -E2BIG;
+    uint64_t h = shm_hash(key, klen, n->seed);
+    int r = near_enter();
+    if (r)
+        return r;
+    unsigned slot = tl_slot;
+    struct near_ctr *ctr = &n->ctr[slot];
+    struct cds_lfht_iter it;
+    struct near_copy *cp = find(n, h, key, klen, &it);
+    size_t guess = 0;
+    if (cp) {
+        size_t vlen = 0;
+        shmc_item_info_t info;
+        r = shmc_peek(c, key, klen, &vlen, &info);
+        if (likely(r == 0 && info.cas == LD(&cp->cas))) {
+            /* The table still holds its reference: we are inside the read
+             * section in which we found the copy (see the top). */
+            atomic_fetch_add_explicit(&cp->refs, 1, memory_order_relaxed);
+            if (!atomic_load_explicit(&cp->hot, memory_order_relaxed))
+                atomic_store_explicit(&cp->hot, 1, memory_order_relaxed);
+            fill_view(view, cp);
+            near_exit();
+            atomic_fetch_add_explicit(&ctr->hits, 1, memory_order_relaxed);
+            return 0;
+        }
+        if (r == -ENOENT) {
+            pthread_mutex_lock(&n->mu);
+            unlink_locked(n, cp);
+            pthread_mutex_unlock(&n->mu);
+        }
+        if (r) {
+            near_exit();
+            if (r == -ENOENT)
+                atomic_fetch_add_explicit(&ctr->misses, 1, memory_order_relaxed);
+            return r;
+        }
+        guess = vlen;
+    }
+    struct near_copy *fresh = NULL;
+    r = refill(c, key, klen, guess, &fresh);
+    if (r) {
+        if (r == -ENOENT && cp) {
+            pthread_mutex_lock(&n->mu);
+            unlink_locked(n, cp);
+            pthread_mutex_unlock(&n->mu);
+        }
+        near_exit();
+        if (r == -ENOENT)
+            atomic_fetch_add_explicit(&ctr->misses, 1, memory_order_relaxed);
+        return r;
+    }
+    cp = install(n, fresh, h, slot);
+    fill_view(view, cp);
+    near_exit();
+    atomic_fetch_add_explicit(&ctr->refreshes, 1, memory_order_relaxed);
+    return 0;
+}
+
+void shmc_view_release(shmc_view_t *view)
+{
+    if (!view || !view->ref_)
+        return;
+    copy_put(view->ref_);
+    memset(view, 0, sizeof(*view));
+}
+
+int shmc_near_enable(shmc_t *c, size_t max_bytes)
+{
+    if (!c || max_bytes == 0)
+        return -EINVAL;
+    pthread_once(&g_once, global_init);
+    if (g_init_err)
+        return -g_init_err;
+    struct near *n = c->near;
+    if (n) {
+        /* Change the bound; shrink now. */
+        atomic_store_explicit(&n->max_bytes, (uint64_t)max_bytes, memory_order_relaxed);
+        int r = near_enter();
+        if (r)
+            return r;
+        pthread_mutex_lock(&n->mu);
+        evict_locked(n, NULL);
+        pthread_mutex_unlock(&n->mu);
+        near_exit();
+        return 0;
+    }
+    n = aligned_alloc(64, (sizeof(*n) + 63) & ~(size_t)63);
+    if (!n)
+        return -ENOMEM;
+    memset(n, 0, sizeof(*n));
+    int r = pthread_mutex_init(&n->mu, NULL);
+    if (r) {
+        free(n);
+        return -r;
+    }
+    n->ht = cds_lfht_new_flavor(NEAR_HT_INIT, NEAR_HT_INIT, 0,
+                                CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, &urcu_memb_flavor,
+                                NULL);
+    if (!n->ht) {
+        pthread_mutex_destroy(&n->mu);
+        free(n);
+        return -ENOMEM;
+    }
+    CDS_INIT_LIST_HEAD(&n->lru);
+    n->hand = &n->lru;
+    n->seed = c->seed ^ 0x6e6561722d636163ull; /* "near-cac" */
+    atomic_store_explicit(&n->max_bytes, (uint64_t)max_bytes, memory_order_relaxed);
+    c->near = n;
+    return 0;
+}
+
+int shmc_near_disable(shmc_t *c)
+{
+    if (!c)
+        return -EINVAL;
+    struct near *n = c->near;
+    if (!n)
+        return 0;
+    int r = register_self(); /* the table and call_rcu want a registered thread */
+    if (r)
+        return r;
+    c->near = NULL;
+    /* Held throughout so that no fork() copies us inside synchronize_rcu or
+     * rcu_barrier (liburcu's locks would stay held in the child). */
+    pthread_mutex_lock(&g_fork_mu);
+    struct cds_list_head gone;
+    CDS_INIT_LIST_HEAD(&gone);
+    urcu_memb_read_lock();
+    pthread_mutex_lock(&n->mu);
+    struct cds_list_head *pos, *next;
+    cds_list_for_each_safe(pos, next, &n->lru) {
+        struct near_copy *cp = caa_container_of(pos, struct near_copy, lru);
+        cds_lfht_del(n->ht, &cp->node);
+        cp->in_map = false;
+        cds_list_del(pos);
+        cds_list_add(pos, &gone);
+    }
+    pthread_mutex_unlock(&n->mu);
+    near_exit();
+    urcu_memb_synchronize_rcu();
+    cds_list_for_each_safe(pos, next, &gone) {
+        copy_put(caa_container_of(pos, struct near_copy, lru));
+    }
+    TSAN_AFTER_GP();
+    (void)cds_lfht_destroy(n->ht, NULL);
+    /* Copies retired earlier are freed now (or by their last view). */
+    urcu_memb_barrier();
+    pthread_mutex_unlock(&g_fork_mu);
+    pthread_mutex_destroy(&n->mu);
+    free(n);
+    return 0;
+}
+
+void shm_near_close(shmc_t *c)
+{
+    (void)shmc_near_disable(c);
+}
+
+int shmc_near_stats(shmc_t *c, shmc_near_stats_t *st)
+{
+    if (!c || !st)
+        return -EINVAL;
+    memset(st, 0, sizeof(*st));
+    struct near *n = c->near;
+    if (!n)
+        return -ENOTSUP;
+    for (unsigned i = 0; i < NEAR_SLOTS; i++) {
+        st->near_hits += atomic_load_explicit(&n->ctr[i].hits, memory_order_relaxed);
+        st->refreshes += atomic_load_explicit(&n->ctr[i].refreshes, memory_order_relaxed);
+        st->misses += atomic_load_explicit(&n->ctr[i].misses, memory_order_relaxed);
+        st->bypasses += atomic_load_explicit(&n->ctr[i].bypasses, memory_order_relaxed);
+    }
+    st->evictions = atomic_load_explicit(&n->evictions, memory_order_relaxed);
+    st->bytes = atomic_load_explicit(&n->bytes, memory_order_relaxed);
+    st->entries = atomic_load_explicit(&n->entries, memory_order_relaxed);
+    st->max_bytes = atomic_load_explicit(&n->max_bytes, memory_order_relaxed);
+    return 0;
+}
