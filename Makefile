@@ -158,11 +158,96 @@ install: all shmcache.pc
 	install -m 644 shmcache.pc $(DESTDIR)$(PKGDIR)/
 	if [ -x $(TOOL) ]; then install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/; fi
 	if [ -f tools/shmcache-tool.1 ]; then install -m 644 tools/shmcache-tool.1 $(DESTDIR)$(MANDIR)/man1/; fi
-	if [ -f $(PYEXT) ]; then install -d $(DESTDIR)$(PYLIBDIR)/shmcache && install -m 644 $(PYDIR)/shmcache/* $(DESTDIR)$(PYLIBDIR)/shmcache/; fi
+	if [ -f $(PYEXT) ]; then install -d $(DESTDIR)$(PYLIBDIR)/shmcache && install -m 644 $(PYDIR)/shmcache/*.py $(PYEXT) $(DESTDIR)$(PYLIBDIR)/shmcache/; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/shmcache.h $(DESTDIR)$(LIBDIR)/libshmcache.* $(DESTDIR)$(PKGDIR)/shmcache.pc \
 	  $(DESTDIR)$(BINDIR)/shmcache-tool $(DESTDIR)$(MANDIR)/man1/shmcache-tool.1
+	rm -rf $(DESTDIR)$(PYLIBDIR)/shmcache
 
 clean:
 	rm -rf build build-asan build-tsan shmcache.pc
+
+# ---- reliability: chaos, fuzz, valgrind, static analysis
+#   make chaos      long kill -9 chaos run + linearizability check (CHAOS_SECONDS, LINEARIZE_SECONDS)
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (clang, build-fuzz/)
+#   make valgrind   memcheck over the single-process cmocka tests
+#   make lint       cppcheck and clang-tidy (.clang-tidy) on shm/ and tools/
+# The brief chaos and linearize runs are part of `make test`
+# (tests/tool/chaos.sh, tests/tool/linearize.sh); `all` builds their programs.
+
+CHAOS_BIN := $(BUILD)/chaos/chaos $(BUILD)/chaos/linearize
+CHAOS_SECONDS ?= 120
+CHAOS_WORKERS ?= 4
+CHAOS_KILL_MS ?= 2
+LINEARIZE_SECONDS ?= 60
+
+.PHONY: chaos fuzz fuzz-build valgrind lint
+
+all: $(CHAOS_BIN)
+
+$(BUILD)/chaos/%: tests/chaos/%.c tests/chaos/chaosutil.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+chaos: deps-test
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/chaos/chaos --seconds $(CHAOS_SECONDS) --workers $(CHAOS_WORKERS) \
+	  --kill-interval-ms $(CHAOS_KILL_MS) --tool $(TOOL)
+	$(BUILD)/chaos/linearize --seconds $(LINEARIZE_SECONDS) --writers 2 --readers 2 --keys 256
+
+# libFuzzer needs clang and libclang-rt-*-dev. The library is rebuilt with
+# the fuzzer's instrumentation and a 20 ms stripe-lock bound (a corrupt
+# segment may present a lock that is held forever: each wait must end in
+# -EDEADLK fast enough to keep fuzzing).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_segment fuzz_api
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer -Iinclude -Ishm \
+                -DSHMC_LOCK_TIMEOUT_MS=20u -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(LIB_SRC:shm/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: shm/%.c $(wildcard shm/*.h) include/shmcache.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# fuzz_segment wraps mmap/munmap to put guard pages around the segment.
+$(FUZZ_BUILD)/fuzz_segment: tests/fuzz/fuzz_segment.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=mmap -Wl,--wrap=munmap -o $@ $^ $(LDLIBS)
+
+$(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Seeds come from tests/fuzz/corpus/<target>/ (read only); what the fuzzer
+# finds goes to $(FUZZ_BUILD)/corpus/<target>/, crashes to $(FUZZ_BUILD)/.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  echo "== $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+# Memcheck over the single-process tests (cmocka forks nothing there).
+VALGRIND_TESTS := test_api test_expiry test_eviction test_tags
+VALGRIND       ?= valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
+
+valgrind: deps-test
+	@$(MAKE) --no-print-directory $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+	@fail=0; for t in $(VALGRIND_TESTS); do \
+	  echo "== valgrind $$t"; $(VALGRIND) $(BUILD)/tests/$$t || fail=1; \
+	done; exit $$fail
+
+LINT_SRC := $(wildcard shm/*.c tools/*.c)
+CLANG_TIDY ?= clang-tidy
+
+lint:
+	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr --quiet \
+	  --suppressions-list=tests/lint/cppcheck.supp \
+	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -Iinclude -Ishm shm tools
+	CLANG_TIDY=$(CLANG_TIDY) sh tests/lint/tidy.sh $(LINT_SRC) -- -std=c11 -D_GNU_SOURCE -pthread -Iinclude -Ishm

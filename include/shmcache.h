@@ -336,8 +336,9 @@ int shmc_iterate_ex(shmc_t *c, unsigned flags, int (*fn)(const shmc_entry_t *e, 
  * should recompute the value and store it with shmc_set_leased; -EBUSY when
  * another caller holds an unexpired lease (wait and retry, see
  * shmc_get_or_wait, or serve shmc_get_stale). A lease lasts lease_ms (0:
- * SHMC_LEASE_DEFAULT_MS), so a holder that dies blocks the key for at most
- * that long. Other errors as shmc_get, plus -EROFS. Thread-safe.
+ * SHMC_LEASE_DEFAULT_MS; more than 2^32 ms is -EINVAL), so a holder that
+ * dies blocks the key for at most that long. Other errors as shmc_get,
+ * plus -EROFS. Thread-safe.
  */
 int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
                       size_t *vlen, shmc_item_info_t *info, uint64_t lease_ms, uint64_t *lease);
@@ -497,17 +498,24 @@ int shmc_probe(const char *path, shmc_info_t *info);
  * fork(): handled by pthread_atfork handlers installed by the first
  * shmc_near_enable: fork() waits until no thread is inside a near-cache
  * call (which is short: a view is not a read-side critical section),
- * pauses liburcu's call_rcu and hash-resize workers across it, and the
- * child gets working ones. The child may go on using the handle, its near
+ * pauses liburcu's call_rcu worker across it, and the child gets a working
+ * one. The child may go on using the handle, its near
  * cache and views it inherited (their bytes are its own copy). fork() from
  * a signal handler that interrupted a near-cache call is not supported.
  *
- * Cost: a view costs a get without the value copy plus a local hash
- * lookup and two atomic reference-count updates; it pays off from a few
- * hundred bytes up and is many times faster than shmc_get for large
- * values (see examples/near_bench.c). Statistics of the segment count each
- * validation as one get.
+ * Cost: a view of a value larger than SHMC_NEAR_COPY_MAX costs a get
+ * without the value copy (the validating read) plus a local hash lookup and
+ * two atomic reference-count updates, whatever the value's size: many times
+ * faster than shmc_get for large values. A smaller value is copied as by
+ * shmc_get (see examples/near_bench.c for both). The segment's statistics
+ * count each validating read as one get.
  */
+
+/* Values of at most this many bytes are not shared: each view of one gets
+ * a private copy made by the validating read itself (cheaper than a shared
+ * copy's bookkeeping at that size; no RCU involved). Larger values are
+ * shared through the cache. */
+#define SHMC_NEAR_COPY_MAX 512u
 
 /* A zero-copy view of a value. Fields are read-only; ref_ is private. */
 typedef struct shmc_view {
@@ -523,8 +531,9 @@ typedef struct shmc_near_stats {
     uint64_t near_hits;   /* views served from a local copy that was still valid */
     uint64_t refreshes;   /* views that (re)copied the value from the segment */
     uint64_t misses;      /* shmc_get_view calls that returned -ENOENT */
-    uint64_t bypasses;    /* refreshes not kept in the cache (value larger than
-                             max_bytes/4, or an older write than the copy kept) */
+    uint64_t copies;      /* views given a private copy: values of at most
+                             SHMC_NEAR_COPY_MAX bytes, and larger ones not kept
+                             (over max_bytes/4, or older than the copy kept) */
     uint64_t evictions;   /* local copies dropped to stay within max_bytes */
     uint64_t bytes;       /* bytes of the local copies kept now (with headers) */
     uint64_t entries;     /* local copies kept now */
@@ -546,13 +555,15 @@ typedef struct shmc_near_stats {
 int shmc_near_enable(shmc_t *c, size_t max_bytes);
 
 /*
- * Look key up and give a zero-copy view of its current value in *view:
- * view->data points to len bytes that stay valid and unchanged until
+ * Look key up and give a view of its current value in *view: view->data
+ * points to len bytes that stay valid and unchanged until
  * shmc_view_release(view), whatever any process does to the entry
  * meanwhile (and even after shmc_near_disable or shmc_close). The value is
- * current as of this call (see the guarantees above): a valid local copy
- * is shared, else the value is copied from the segment once into a new
- * local copy that later calls in every thread of the process share.
+ * current as of this call (see the guarantees above). A value larger than
+ * SHMC_NEAR_COPY_MAX is shared: a valid local copy is handed out without
+ * copying, else the value is copied from the segment once into a new local
+ * copy that later calls in every thread of the process share. A smaller
+ * one is copied into a private block (recycled per thread).
  * Returns 0 with *view filled; -ENOENT on a miss (absent, expired, cleared,
  * invalidated; a local copy of the key is dropped); -ENOTSUP when the near
  * cache is not enabled on c; -EINVAL (NULL c, key or view, empty key);

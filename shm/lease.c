@@ -123,7 +123,8 @@ int shmc_get_or_wait(shmc_t *c, const void *key, size_t klen, void *buf, size_t 
                      size_t *vlen, shmc_item_info_t *info, uint64_t lease_ms, uint64_t wait_ms,
                      uint64_t *lease)
 {
-    uint64_t deadline = shm_now_ms() + wait_ms;
+    uint64_t start = shm_now_ms();
+    uint64_t deadline = wait_ms > UINT64_MAX - start ? UINT64_MAX : start + wait_ms;
     long pause_us = 50;
     for (;;) {
         int r = shmc_get_or_lease(c, key, klen, buf, cap, vlen, info, lease_ms, lease);
@@ -132,8 +133,8 @@ int shmc_get_or_wait(shmc_t *c, const void *key, size_t klen, void *buf, size_t 
         uint64_t now = shm_now_ms();
         if (now >= deadline)
             return -EBUSY;
-        long left_us = (long)(deadline - now) * 1000;
-        long us = pause_us < left_us ? pause_us : left_us;
+        uint64_t left_ms = deadline - now;
+        long us = left_ms >= (uint64_t)pause_us / 1000 + 1 ? pause_us : (long)left_ms * 1000;
         struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
         nanosleep(&ts, NULL);
         if (pause_us < 5000)
