@@ -44,7 +44,7 @@ LIB_SO   := $(BUILD)/libshmcache.so.$(VERSION)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # tests whose threads TSan checks (make SAN=tsan test-threads)
-TEST_THREADS := $(BUILD)/tests/test_threads
+TEST_THREADS := $(BUILD)/tests/test_threads $(BUILD)/tests/test_near
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -130,7 +130,7 @@ test: deps-test
 
 test-threads: deps-test
 	@$(MAKE) --no-print-directory $(TEST_THREADS)
-	$(TEST_THREADS)
+	@fail=0; for t in $(TEST_THREADS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory $(BENCH)

@@ -15,12 +15,16 @@
  *     every write of the entry and is unique in the segment (a per-stripe
  *     counter tagged with the stripe), so "same CAS" means "same write",
  *     which means "same bytes".
- *   - Every shmc_get_view re-validates: shmc_peek (one validated read of the
- *     key's slot, no value copy; it misses after delete, clear, invalidation,
- *     tag invalidation and expiry) must report the copy's CAS, after the call
- *     started. Otherwise the copy is refreshed from the segment (that read is
- *     itself the validation) or, on a miss, dropped. So a view is never older
- *     than the start of the call that made it.
+ *   - Every shmc_get_view starts with one validated read of the key's slot
+ *     (shmc_get with a SHMC_NEAR_COPY_MAX-byte buffer: it misses after
+ *     delete, clear, invalidation, tag invalidation and expiry). A value
+ *     that fits is copied by that read into a private block and that is the
+ *     view (no table, no RCU). For a larger one the read copies nothing and
+ *     reports the live entry's CAS, which must equal the local copy's (the
+ *     same check as shmc_peek, without a second read). Otherwise the copy
+ *     is refreshed from the segment (that read is itself the validation)
+ *     or, on a miss, dropped. So a view is never older than the start of
+ *     the call that made it.
  *   - Copies live in a cds_lfht (RCU lock-free hash table) keyed by the key.
  *     Lookups run inside urcu_memb_read_lock; all changes of the table (and
  *     of the CLOCK list used for eviction) are made under the cache's mutex,
@@ -35,8 +39,9 @@
  *     frees the copy: a view stays valid until shmc_view_release, whatever
  *     happens to the table meanwhile (replace, evict, disable, close).
  *
- * Threads: a thread registers with urcu on its first near-cache call and is
- * unregistered by a pthread key destructor when it exits.
+ * Threads: a thread registers with urcu on its first call that needs the
+ * table and is unregistered by a pthread key destructor when it exits
+ * (which also frees its spare small block).
  *
  * fork(): liburcu (memb flavor) needs that no registered thread be inside a
  * read-side section or hold one of its locks when fork() copies the process,
@@ -47,9 +52,10 @@
  * (so a reader either sees it and leaves, or is waited for: the usual
  * store/membarrier vs. store/load pairing of RCU), and the second grace
  * period waits for readers that saw the flag on their way out. Then
- * call_rcu_before_fork pauses the call_rcu and lfht-resize workers. The
- * child resumes them (a new call_rcu thread) and keeps its table: copies are
- * plain memory and every view is re-validated against the segment anyway.
+ * call_rcu_before_fork pauses the call_rcu worker. The child prunes the
+ * parent's other threads from urcu's registry (prune_dead_readers), resumes
+ * call_rcu (a new worker thread) and keeps its table: copies are plain
+ * memory and every view is re-validated against the segment anyway.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,6 +64,7 @@
 #include <stdlib.h>
 
 #include <urcu/urcu-memb.h>
+#include <urcu/static/urcu-memb.h> /* struct urcu_reader: fork_child prunes */
 #include <urcu/rculfhash.h>
 #include <urcu/list.h>
 #include <urcu/compiler.h>
@@ -81,7 +88,9 @@ static char g_tsan_gp;
 
 #define NEAR_SLOTS      16u   /* counter rows; threads pick one by id */
 #define NEAR_REFILL_MAX 16u   /* shmc_get attempts while a value keeps growing */
-#define NEAR_HT_INIT    256ul /* initial buckets of the table (grows itself) */
+#define NEAR_HT_MIN     64ul
+#define NEAR_HT_MAX     (1ul << 22)
+#define NEAR_HT_BYTES   512u  /* max_bytes per bucket of the table */
 
 struct near_copy {
     struct cds_lfht_node node;   /* in the table while in_map */
@@ -92,6 +101,7 @@ struct near_copy {
     _Atomic uint32_t refs;       /* table (while linked or retiring) + views */
     _Atomic uint8_t  hot;        /* CLOCK reference bit */
     bool     in_map;             /* under near->mu */
+    bool     small;              /* a private block of SHMC_NEAR_COPY_MAX bytes */
     uint32_t flags;
     size_t   klen, vlen, cap;
     size_t   size;               /* bytes counted against max_bytes */
@@ -100,7 +110,7 @@ struct near_copy {
 };
 
 struct near_ctr {
-    alignas(64) _Atomic uint64_t hits, refreshes, misses, bypasses;
+    alignas(64) _Atomic uint64_t hits, refreshes, misses, copies;
 };
 
 struct near {
@@ -111,6 +121,7 @@ struct near {
     _Atomic uint64_t max_bytes;
     _Atomic uint64_t bytes, entries, evictions; /* written under mu */
     uint64_t seed;
+    unsigned long nbuckets;      /* under g_fork_mu */
     struct near_ctr ctr[NEAR_SLOTS];
 };
 
@@ -123,13 +134,33 @@ static pthread_key_t g_key;
 static int g_init_err;
 static _Atomic unsigned g_thread_seq;
 
-static __thread int tl_registered;
-static __thread unsigned tl_slot;
+/* initial-exec: no __tls_get_addr call on the get path of the shared
+ * library (procs.c does the same). */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS int tl_registered;
+static TLS unsigned tl_slot1;            /* 1 + counter row; 0: none yet */
+static TLS struct near_copy *tl_spare;   /* a free small block */
+static TLS int tl_keyed, tl_exiting;     /* g_key set; destructor ran */
+
+/* The threads we registered, with the address of their urcu reader record
+ * (which lives in the thread's TLS). Under g_fork_mu. */
+struct near_thread {
+    struct cds_list_head link;
+    struct urcu_reader *rdr;
+};
+static CDS_LIST_HEAD(g_threads);
+static TLS struct near_thread tl_rec;
 
 static void thread_gone(void *p)
 {
     (void)p;
+    tl_exiting = 1;
+    free(tl_spare);
+    tl_spare = NULL;
+    if (!tl_registered)
+        return;
     pthread_mutex_lock(&g_fork_mu);
+    cds_list_del(&tl_rec.link);
     urcu_memb_unregister_thread();
     pthread_mutex_unlock(&g_fork_mu);
     tl_registered = 0;
@@ -144,7 +175,7 @@ static void fork_prepare(void)
      * see it before entering (it was stored before the first grace period). */
     urcu_memb_synchronize_rcu();
     urcu_memb_synchronize_rcu();
-    urcu_memb_call_rcu_before_fork(); /* also pauses the lfht resize worker */
+    urcu_memb_call_rcu_before_fork();
 }
 
 static void fork_parent(void)
@@ -154,8 +185,32 @@ static void fork_parent(void)
     pthread_mutex_unlock(&g_fork_mu);
 }
 
+/* In the child only the forking thread exists, but liburcu-memb's registry
+ * still lists the reader records of the parent's other registered threads.
+ * Those records live in the dead threads' TLS, whose memory glibc reuses
+ * for the child's next threads (the new call_rcu worker first): left in the
+ * list they are overwritten, and the child's synchronize_rcu then walks a
+ * corrupt list (it crashed or hung in tests). So unlink them first, as
+ * urcu-bp's after_fork_child does for its own registry. No registry lock is
+ * held here: registration, unregistration and grace periods of our threads
+ * run under g_fork_mu, the call_rcu worker unregisters itself when paused,
+ * and the parent was not inside synchronize_rcu (fork_prepare). */
+static void prune_dead_readers(void)
+{
+    struct cds_list_head *pos, *next;
+    cds_list_for_each_safe(pos, next, &g_threads) {
+        struct near_thread *t = caa_container_of(pos, struct near_thread, link);
+        if (t != &tl_rec)
+            cds_list_del(&t->rdr->node);
+    }
+    CDS_INIT_LIST_HEAD(&g_threads);
+    if (tl_registered)
+        cds_list_add(&tl_rec.link, &g_threads);
+}
+
 static void fork_child(void)
 {
+    prune_dead_readers();
     urcu_memb_call_rcu_after_fork_child();
     atomic_store(&g_forking, 0);
     pthread_mutex_unlock(&g_fork_mu);
@@ -174,11 +229,15 @@ static int register_self(void)
     if (likely(tl_registered))
         return 0;
     pthread_mutex_lock(&g_fork_mu);
-    int r = pthread_setspecific(g_key, (void *)1);
+    /* Set again when the destructor already ran (a later destructor of the
+     * exiting thread using the cache): glibc then runs it once more. */
+    int r = tl_keyed && !tl_exiting ? 0 : pthread_setspecific(g_key, (void *)1);
     if (!r) {
+        tl_keyed = 1;
         urcu_memb_register_thread();
+        tl_rec.rdr = &URCU_TLS(urcu_memb_reader);
+        cds_list_add(&tl_rec.link, &g_threads);
         tl_registered = 1;
-        tl_slot = atomic_fetch_add_explicit(&g_thread_seq, 1, memory_order_relaxed) % NEAR_SLOTS;
     }
     pthread_mutex_unlock(&g_fork_mu);
     return -r;
@@ -363,8 +422,9 @@ static int refill(shmc_t *c, const void *key, size_t klen, size_t cap, struct ne
 
 /* Keep a fresh copy in the table (or not) and take the view's reference on
  * what the caller is to return. Under the read lock. */
-static struct near_copy *install(struct near *n, struct near_copy *cp, uint64_t h, unsigned slot)
+static struct near_copy *install(struct near *n, struct near_copy *cp, uint64_t h, bool *kept)
 {
+    *kept = true;
     struct cds_lfht_iter it;
     uint64_t cas = LD(&cp->cas);
     pthread_mutex_lock(&n->mu);
@@ -384,7 +444,7 @@ static struct near_copy *install(struct near *n, struct near_copy *cp, uint64_t 
             unlink_locked(n, cur);
         pthread_mutex_unlock(&n->mu);
         atomic_store_explicit(&cp->refs, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&n->ctr[slot].bypasses, 1, memory_order_relaxed);
+        *kept = false;
         return cp;
     }
     cp->hash = h;
@@ -424,6 +484,55 @@ static void fill_view(shmc_view_t *v, struct near_copy *cp)
 
 /* ---- public ---------------------------------------------------------------- */
 
+/* Counter row of the calling thread. */
+static inline struct near_ctr *my_ctr(struct near *n)
+{
+    if (unlikely(!tl_slot1))
+        tl_slot1 = 1 + atomic_fetch_add_explicit(&g_thread_seq, 1, memory_order_relaxed) % NEAR_SLOTS;
+    return &n->ctr[tl_slot1 - 1];
+}
+
+/* A block for a small value: the thread's spare, or a new one. */
+static struct near_copy *small_take(void)
+{
+    struct near_copy *cp = tl_spare;
+    if (cp) {
+        tl_spare = NULL;
+        return cp;
+    }
+    cp = copy_alloc("", 0, SHMC_NEAR_COPY_MAX);
+    if (cp)
+        cp->small = true;
+    return cp;
+}
+
+/* Keep a small block as the thread's spare (needs the key destructor to
+ * free it at thread exit), else free it. */
+static void small_give(struct near_copy *cp)
+{
+    if (!tl_spare && !tl_exiting && (tl_keyed || pthread_setspecific(g_key, (void *)1) == 0)) {
+        tl_keyed = 1;
+        tl_spare = cp;
+        return;
+    }
+    free(cp);
+}
+
+/* Drop a local copy of key, after the segment said the key is gone. */
+static void drop_copy(struct near *n, const void *key, size_t klen, uint64_t h)
+{
+    if (!LD(&n->entries) || near_enter())
+        return;
+    struct cds_lfht_iter it;
+    struct near_copy *cp = find(n, h, key, klen, &it);
+    if (cp) {
+        pthread_mutex_lock(&n->mu);
+        unlink_locked(n, cp);
+        pthread_mutex_unlock(&n->mu);
+    }
+    near_exit();
+}
+
 int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
 {
     if (!view)
@@ -434,47 +543,52 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
     struct near *n = c->near;
     if (!n)
         return -ENOTSUP;
-    if (klen > c->max_key)
-        return -E2BIG;
+    struct near_ctr *ctr = my_ctr(n);
+    /* One validated read of the slot: copies a small value into a private
+     * block (as cheap as shmc_get, no table, no RCU); for a larger one it
+     * copies nothing but tells the live entry's CAS and length, which is
+     * the validation of the local copy. */
+    struct near_copy *blk = small_take();
+    if (!blk)
+        return -ENOMEM;
+    size_t vlen = 0;
+    shmc_item_info_t info;
+    int r = shmc_get(c, key, klen, cp_val(blk), blk->cap, &vlen, &info);
+    if (r == 0) {
+        blk->vlen = vlen;
+        blk->flags = info.flags;
+        atomic_store_explicit(&blk->cas, info.cas, memory_order_relaxed);
+        fill_view(view, blk);
+        atomic_fetch_add_explicit(&ctr->copies, 1, memory_order_relaxed);
+        return 0;
+    }
+    small_give(blk);
+    if (r != -ENOBUFS) {
+        if (r == -ENOENT) {
+            drop_copy(n, key, klen, shm_hash(key, klen, n->seed));
+            atomic_fetch_add_explicit(&ctr->misses, 1, memory_order_relaxed);
+        }
+        return r;
+    }
     uint64_t h = shm_hash(key, klen, n->seed);
-    int r = near_enter();
+    r = near_enter();
     if (r)
         return r;
-    unsigned slot = tl_slot;
-    struct near_ctr *ctr = &n->ctr[slot];
     struct cds_lfht_iter it;
     struct near_copy *cp = find(n, h, key, klen, &it);
-    size_t guess = 0;
-    if (cp) {
-        size_t vlen = 0;
-        shmc_item_info_t info;
-        r = shmc_peek(c, key, klen, &vlen, &info);
-        if (likely(r == 0 && info.cas == LD(&cp->cas))) {
-            /* The table still holds its reference: we are inside the read
-             * section in which we found the copy (see the top). */
-            atomic_fetch_add_explicit(&cp->refs, 1, memory_order_relaxed);
-            if (!atomic_load_explicit(&cp->hot, memory_order_relaxed))
-                atomic_store_explicit(&cp->hot, 1, memory_order_relaxed);
-            fill_view(view, cp);
-            near_exit();
-            atomic_fetch_add_explicit(&ctr->hits, 1, memory_order_relaxed);
-            return 0;
-        }
-        if (r == -ENOENT) {
-            pthread_mutex_lock(&n->mu);
-            unlink_locked(n, cp);
-            pthread_mutex_unlock(&n->mu);
-        }
-        if (r) {
-            near_exit();
-            if (r == -ENOENT)
-                atomic_fetch_add_explicit(&ctr->misses, 1, memory_order_relaxed);
-            return r;
-        }
-        guess = vlen;
+    if (likely(cp && info.cas == LD(&cp->cas))) {
+        /* The table still holds its reference: we are inside the read
+         * section in which we found the copy (see the top). */
+        atomic_fetch_add_explicit(&cp->refs, 1, memory_order_relaxed);
+        if (!atomic_load_explicit(&cp->hot, memory_order_relaxed))
+            atomic_store_explicit(&cp->hot, 1, memory_order_relaxed);
+        fill_view(view, cp);
+        near_exit();
+        atomic_fetch_add_explicit(&ctr->hits, 1, memory_order_relaxed);
+        return 0;
     }
     struct near_copy *fresh = NULL;
-    r = refill(c, key, klen, guess, &fresh);
+    r = refill(c, key, klen, vlen, &fresh);
     if (r) {
         if (r == -ENOENT && cp) {
             pthread_mutex_lock(&n->mu);
@@ -486,10 +600,11 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
             atomic_fetch_add_explicit(&ctr->misses, 1, memory_order_relaxed);
         return r;
     }
-    cp = install(n, fresh, h, slot);
+    bool kept;
+    cp = install(n, fresh, h, &kept);
     fill_view(view, cp);
     near_exit();
-    atomic_fetch_add_explicit(&ctr->refreshes, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(kept ? &ctr->refreshes : &ctr->copies, 1, memory_order_relaxed);
     return 0;
 }
 
@@ -497,8 +612,25 @@ void shmc_view_release(shmc_view_t *view)
 {
     if (!view || !view->ref_)
         return;
-    copy_put(view->ref_);
+    struct near_copy *cp = view->ref_;
+    if (cp->small)
+        small_give(cp); /* private: no count, no grace period */
+    else
+        copy_put(cp);
     memset(view, 0, sizeof(*view));
+}
+
+/* Buckets of the table for a bound: one per NEAR_HT_BYTES, a power of two.
+ * The table is not created with CDS_LFHT_AUTO_RESIZE: with liburcu 0.13 its
+ * resize worker's fork handlers (run by call_rcu_before_fork and friends)
+ * leave a child whose synchronize_rcu crashes. It is sized from max_bytes
+ * instead, and resized in the caller when the bound grows. */
+static unsigned long buckets_for(size_t max_bytes)
+{
+    unsigned long want = (unsigned long)(max_bytes / NEAR_HT_BYTES), b = NEAR_HT_MIN;
+    while (b < want && b < NEAR_HT_MAX)
+        b <<= 1;
+    return b;
 }
 
 int shmc_near_enable(shmc_t *c, size_t max_bytes)
@@ -510,9 +642,19 @@ int shmc_near_enable(shmc_t *c, size_t max_bytes)
         return -g_init_err;
     struct near *n = c->near;
     if (n) {
-        /* Change the bound; shrink now. */
+        /* Change the bound: grow the table, or evict at once. */
+        int r = register_self();
+        if (r)
+            return r;
+        unsigned long nb = buckets_for(max_bytes);
+        pthread_mutex_lock(&g_fork_mu); /* resize waits for grace periods */
+        if (nb > n->nbuckets) {
+            cds_lfht_resize(n->ht, nb);
+            n->nbuckets = nb;
+        }
+        pthread_mutex_unlock(&g_fork_mu);
         atomic_store_explicit(&n->max_bytes, (uint64_t)max_bytes, memory_order_relaxed);
-        int r = near_enter();
+        r = near_enter();
         if (r)
             return r;
         pthread_mutex_lock(&n->mu);
@@ -530,9 +672,8 @@ int shmc_near_enable(shmc_t *c, size_t max_bytes)
         free(n);
         return -r;
     }
-    n->ht = cds_lfht_new_flavor(NEAR_HT_INIT, NEAR_HT_INIT, 0,
-                                CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, &urcu_memb_flavor,
-                                NULL);
+    n->nbuckets = buckets_for(max_bytes);
+    n->ht = cds_lfht_new_flavor(n->nbuckets, NEAR_HT_MIN, 0, 0, &urcu_memb_flavor, NULL);
     if (!n->ht) {
         pthread_mutex_destroy(&n->mu);
         free(n);
@@ -605,7 +746,7 @@ int shmc_near_stats(shmc_t *c, shmc_near_stats_t *st)
         st->near_hits += atomic_load_explicit(&n->ctr[i].hits, memory_order_relaxed);
         st->refreshes += atomic_load_explicit(&n->ctr[i].refreshes, memory_order_relaxed);
         st->misses += atomic_load_explicit(&n->ctr[i].misses, memory_order_relaxed);
-        st->bypasses += atomic_load_explicit(&n->ctr[i].bypasses, memory_order_relaxed);
+        st->copies += atomic_load_explicit(&n->ctr[i].copies, memory_order_relaxed);
     }
     st->evictions = atomic_load_explicit(&n->evictions, memory_order_relaxed);
     st->bytes = atomic_load_explicit(&n->bytes, memory_order_relaxed);

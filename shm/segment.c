@@ -528,6 +528,7 @@ void shmc_close(shmc_t *c)
 {
     if (!c)
         return;
+    shm_near_close(c);
     shm_procs_detach(c);
     munmap(c->base, c->size);
     if (c->fd >= 0)
