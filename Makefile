@@ -60,7 +60,11 @@ PYLIBDIR ?= /usr/lib/python3/dist-packages
 
 .PHONY: all lib tests test test-threads test-tool test-python python demo bench bench-full install uninstall clean deps deps-test deps-bench deps-python
 
-all: lib $(if $(wildcard tools/shmcache-tool.c),$(TOOL)) $(EX_BIN)
+# The bench is built when its client libraries are there (make test installs
+# them), so its smoke test in make test always has a binary to run.
+HAVE_BENCH_DEPS := $(and $(wildcard /usr/include/libmemcached/memcached.h),$(wildcard /usr/include/hiredis/hiredis.h))
+
+all: lib $(if $(wildcard tools/shmcache-tool.c),$(TOOL)) $(EX_BIN) $(if $(HAVE_BENCH_DEPS),$(BENCH))
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -224,14 +228,17 @@ fuzz-build: $(FUZZ_BIN)
 
 # Seeds come from tests/fuzz/corpus/<target>/ (read only); what the fuzzer
 # finds goes to $(FUZZ_BUILD)/corpus/<target>/, crashes to $(FUZZ_BUILD)/.
+# Every target runs even when one fails; the target fails if any did.
+# SHMC_FUZZ_SKIP=log,wrap steers fuzz_segment around known open bugs
+# (docs/RELIABILITY.md).
 fuzz: fuzz-build
-	@for t in $(FUZZ_TARGETS); do \
+	@fail=0; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
 	  echo "== $$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
-	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
-	done
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || { echo "FAIL $$t"; fail=1; }; \
+	done; exit $$fail
 
 # Memcheck over the single-process tests (cmocka forks nothing there).
 VALGRIND_TESTS := test_api test_expiry test_eviction test_tags

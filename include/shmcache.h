@@ -90,6 +90,9 @@ extern "C" {
 #define SHMC_EXCL      0x02u  /* with SHMC_CREATE: -EEXIST when it exists */
 #define SHMC_RDONLY    0x04u  /* map read-only: get, iterate, stats, check */
 #define SHMC_ANY_OWNER 0x08u  /* accept a segment owned by another user */
+#define SHMC_LAZY      0x10u  /* do not prefault the mapping at open (short-lived
+                                 tools); by default every page is mapped at
+                                 open, so no get pays a page fault later */
 
 /* Hard limits of the format. */
 #define SHMC_KEY_MAX        65535u       /* max_key_len may not exceed this */

@@ -5,6 +5,8 @@
  *  - A key occupies at most one slot of its probe set (its two buckets, in
  *    one stripe). A writer reuses the slot a key already has, live or dead,
  *    so entries never move while live and readers never need tombstones.
+ *    A store finds that slot by the key's full hash (shm_find_hash_locked);
+ *    everything else, and every get, compares the key's bytes.
  *  - Every change to a slot happens under the stripe lock, inside the slot's
  *    seqlock: seq odd, release fence, fields, seq even with release. The
  *    bucket's tag is changed inside the same window.
@@ -57,6 +59,27 @@ int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, siz
             if (off + klen > c->size)
                 continue;
             if (shm_equal(c->base + off, key, klen))
+                return (int64_t)(kl->b[k] * SHMC_SLOTS_PER_BUCKET + i);
+        }
+    }
+    return -1;
+}
+
+/* The slot whose key has this full 64-bit hash and length, without
+ * reading the key bytes (which would be a cache miss on a cold item). Only
+ * for stores: if two keys ever shared a hash, a set of one replaces the
+ * other, which is then simply evicted (every get compares the key bytes, so
+ * it can never be served the wrong key's value). Operations whose result
+ * depends on the key being present use shm_find_locked. */
+int64_t shm_find_hash_locked(shmc_t *c, const struct keyloc *kl, size_t klen)
+{
+    for (int k = 0; k < kl->nb; k++) {
+        struct shm_bucket *bk = &c->buckets[kl->b[k]];
+        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+            if (LD(&bk->tag[i]) != kl->tag)
+                continue;
+            struct shm_slot *s = &bk->slot[i];
+            if (LD(&s->item) && LD(&s->hash) == kl->h && LD(&s->klen) == klen)
                 return (int64_t)(kl->b[k] * SHMC_SLOTS_PER_BUCKET + i);
         }
     }

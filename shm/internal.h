@@ -152,6 +152,7 @@ void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i);
 uint64_t shm_slot_item_size(struct shm_slot *s);
 bool shm_slot_live_locked(const shmc_t *c, struct shm_slot *s, uint32_t gen);
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
+int64_t shm_find_hash_locked(shmc_t *c, const struct keyloc *kl, size_t klen);
 int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen);
 enum shm_drop { DROP_DELETE, DROP_EVICT, DROP_RECLAIM, DROP_LOST };
 void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why);
@@ -202,6 +203,7 @@ struct store_extra {
     uint32_t lease_gseq;
 };
 int  shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen);
+void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl);
 /* Validate key (writable handle), locate it and lock its stripe. */
 int  shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, uint32_t *gen);
 int  shm_check_write(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen);

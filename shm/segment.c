@@ -426,7 +426,11 @@ static int attach_segment(shmc_t *c, const char *path, const shmc_config_t *cfg,
     r = validate_header(&hcopy, (uint64_t)sb.st_size, g);
     if (r)
         goto fail;
-    uint8_t *base = mmap(NULL, g->size, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* MAP_POPULATE maps every page now (the memory is already allocated in
+     * tmpfs): a worker's first touch of each index and item page would
+     * otherwise cost a page fault inside a get. */
+    int mflags = MAP_SHARED | ((c->flags & SHMC_LAZY) ? 0 : MAP_POPULATE);
+    uint8_t *base = mmap(NULL, g->size, ro ? PROT_READ : PROT_READ | PROT_WRITE, mflags, fd, 0);
     if (base == MAP_FAILED) {
         r = -errno;
         goto fail;
@@ -451,7 +455,7 @@ int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (flags & ~(SHMC_CREATE | SHMC_EXCL | SHMC_RDONLY | SHMC_ANY_OWNER))
+    if (flags & ~(SHMC_CREATE | SHMC_EXCL | SHMC_RDONLY | SHMC_ANY_OWNER | SHMC_LAZY))
         return -EINVAL;
     if ((flags & SHMC_EXCL) && !(flags & SHMC_CREATE))
         return -EINVAL;

@@ -111,7 +111,7 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
     ST(&st->dirty, 1);
     uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
     int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
-    int64_t idx = shm_find_locked(c, kl, key, klen);
+    int64_t idx = shm_find_hash_locked(c, kl, klen);
     if (idx < 0)
         idx = shm_choose_slot_locked(c, kl, gen);
     publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags, x);
@@ -125,7 +125,22 @@ int shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, 
     if (r)
         return r;
     shm_locate(c, key, klen, kl);
+    shm_prefetch_key(c, kl);
     return shm_lock_key(c, kl, gen);
+}
+
+/* Start loading what a write to this key will touch (its buckets' tag
+ * lines and the stripe's log tail) before the lock is taken, so the cache
+ * misses overlap the lock's own latency. Reads here are unlocked and only
+ * used as prefetch addresses: a prefetch never faults and changes nothing. */
+void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl)
+{
+    for (int k = 0; k < kl->nb; k++)
+        __builtin_prefetch(&c->buckets[kl->b[k]], 1);
+    const struct shm_stripe *st = &c->stripes[kl->stripe];
+    uint64_t tail = LD(&st->tail);
+    if (tail < c->stripe_bytes)
+        __builtin_prefetch(c->base + shm_arena_base(c, kl->stripe) + tail, 0);
 }
 
 int shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen)
@@ -152,6 +167,7 @@ static int store(shmc_t *c, enum store_op op, const void *key, size_t klen, cons
         return r;
     struct keyloc kl;
     shm_locate(c, key, klen, &kl);
+    shm_prefetch_key(c, &kl);
     uint64_t expiry = shm_expiry_from_ttl(ttl_ms);
     uint32_t gen;
     r = shm_lock_key(c, &kl, &gen);

@@ -54,6 +54,9 @@ int tool_try_open(const tool_args_t *a, const char *name, unsigned flags,
     cfg.mode = 0777;
     if (a->any_owner)
         flags |= SHMC_ANY_OWNER;
+    /* One command touches a few pages: do not prefault the whole segment
+     * (that is for long-lived workers). */
+    flags |= SHMC_LAZY;
     return shmc_open(name, flags, &cfg, out);
 }
 
