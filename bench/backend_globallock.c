@@ -136,6 +136,7 @@ static int64_t glk_evictions(void *g)
 const backend_t backend_globallock = {
     .name = "globallock",
     .shared = 1,
+    .warm = 1,
     .global_init = glk_global_init,
     .preload = glk_preload,
     .global_fini = glk_global_fini,

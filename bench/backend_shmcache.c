@@ -118,9 +118,32 @@ static int64_t sc_evictions(void *g)
     return (int64_t)st.evictions;
 }
 
+static void sc_describe(void *g, char *buf, size_t n)
+{
+    shmc_stats_t st;
+    sc_global_t *x = g;
+
+    if (shmc_stats(x->c, &st) < 0) {
+        buf[0] = 0;
+        return;
+    }
+    snprintf(buf, n,
+             "\"capacity\": %llu, \"limit_maxbytes\": %llu, \"bytes\": %llu, "
+             "\"curr_items\": %llu, \"stripes\": %u, \"cmd_get\": %llu, \"get_hits\": %llu, "
+             "\"get_misses\": %llu, \"get_locked\": %llu, \"cmd_set\": %llu, "
+             "\"evictions\": %llu, \"reclaimed\": %llu, \"lock_recoveries\": %llu",
+             (unsigned long long)st.capacity, (unsigned long long)st.limit_maxbytes,
+             (unsigned long long)st.bytes, (unsigned long long)st.curr_items, st.stripes,
+             (unsigned long long)st.cmd_get, (unsigned long long)st.get_hits,
+             (unsigned long long)st.get_misses, (unsigned long long)st.get_locked,
+             (unsigned long long)st.cmd_set, (unsigned long long)st.evictions,
+             (unsigned long long)st.reclaimed, (unsigned long long)st.lock_recoveries);
+}
+
 const backend_t backend_shmcache = {
     .name = "shmcache",
     .shared = 1,
+    .warm = 1,
     .global_init = sc_global_init,
     .preload = sc_preload,
     .global_fini = sc_global_fini,
@@ -132,4 +155,5 @@ const backend_t backend_shmcache = {
     .del = sc_del,
     .incr = sc_incr,
     .evictions = sc_evictions,
+    .describe = sc_describe,
 };

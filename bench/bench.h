@@ -13,8 +13,9 @@
  *   redis       a real redis-server on 127.0.0.1, one connection per worker
  *   null        formats the key and does nothing: the harness's own cost
  *
- * Files: main.c (options, orchestration, output), hist.c (latency
- * histograms), zipf.c (key distributions, random numbers), table.c (the
+ * Files: main.c (options, workers, orchestration), report.c (table, CSV,
+ * JSON), keys.c (keys and values), hist.c (latency histograms, clock),
+ * zipf.c (key distributions, random numbers, hash), table.c (the
  * private/globallock table), backend_*.c (one per backend), server.c
  * (starting and stopping the peer servers), trace.c (eviction quality and
  * memory efficiency).
@@ -62,8 +63,10 @@ typedef struct bench_opts {
     uint64_t seed;
 } bench_opts_t;
 
-/* Key i is "key:" followed by 12 decimal digits (16 bytes). */
+/* Key i is "key:" followed by 12 decimal digits (16 bytes) (keys.c);
+ * keys_init() once before key_format(). */
 #define KEY_LEN 16
+void keys_init(void);
 void key_format(char out[KEY_LEN], uint64_t i);
 
 /* Value of key i for size n: its first 8 bytes hold i (when n >= 8), the
@@ -84,6 +87,8 @@ int  value_check(const char *buf, size_t n, uint64_t i);
 typedef struct backend {
     const char *name;
     int shared;        /* one store seen by every worker */
+    int warm;          /* each worker gets every key once before the timed
+                          run (faults the shared mapping into its page tables) */
     int (*global_init)(const bench_opts_t *o, void **g);
     int (*preload)(void *g, const bench_opts_t *o);
     void (*global_fini)(void *g);
@@ -97,6 +102,9 @@ typedef struct backend {
     int (*incr)(void *w, const char *k, size_t kl, uint64_t delta, uint64_t *res);
     /* evictions so far (NULL or negative: unknown); parent, after the run */
     int64_t (*evictions)(void *g);
+    /* the backend's own counters as JSON members ("a": 1, "b": 2); parent,
+     * after each run; counters are cumulative over the backend's runs */
+    void (*describe)(void *g, char *buf, size_t n);
 } backend_t;
 
 extern const backend_t backend_shmcache, backend_private, backend_globallock,
@@ -159,6 +167,34 @@ const char *clock_source(void);
 uint64_t    tick_now(void);
 uint64_t    ticks_to_ns(uint64_t ticks);
 uint64_t    now_ns(void);                              /* CLOCK_MONOTONIC */
+
+/* ---- results and reports (report.c) --------------------------------- */
+
+typedef struct run {
+    const backend_t *be;
+    int procs, threads;
+    uint32_t sample_every;
+    double elapsed;                 /* s, first start to last end */
+    double cpu;                     /* CPU time the workers got / their wall time */
+    double cpu_rate;                /* sum over workers of ops / own CPU seconds */
+    uint64_t ops[OP_KINDS], total, hits, misses, errors, verify_failed, fills;
+    int64_t evictions;
+    char lib[512];                  /* backend's own counters, JSON members */
+    hist_t hist[OP_KINDS], all;
+} run_t;
+
+typedef struct report_cfg {
+    const bench_opts_t *o;
+    const char *mix, *dist;
+    int cdf;                        /* JSON: add latency CDFs */
+} report_cfg_t;
+
+/* cpu over what the machine could give: min(1, online CPUs / workers). */
+double cpu_share(const run_t *r);
+
+void report_table(const report_cfg_t *cfg, const run_t *runs, int nruns);
+void report_csv(const report_cfg_t *cfg, const run_t *runs, int nruns);
+void report_json(const report_cfg_t *cfg, const run_t *runs, int nruns);
 
 /* ---- peer servers (server.c) ----------------------------------------- */
 

@@ -134,8 +134,8 @@ static uint32_t item_alloc(table_t *t, unsigned cls)
 {
     uint32_t off = t->free_head[cls];
 
-    if (off) {
-        memcpy(&t->free_head[cls], item_at(t, off), sizeof(uint32_t));
+    if (off) {  /* a free item keeps the next free one in its vlen */
+        t->free_head[cls] = item_at(t, off)->vlen;
         return off;
     }
     if (t->bump + class_size[cls] > t->arena_size) {
@@ -143,7 +143,7 @@ static uint32_t item_alloc(table_t *t, unsigned cls)
         for (unsigned c = cls + 1; c < nclass; c++)
             if (t->free_head[c]) {
                 off = t->free_head[c];
-                memcpy(&t->free_head[c], item_at(t, off), sizeof(uint32_t));
+                t->free_head[c] = item_at(t, off)->vlen;
                 item_at(t, off)->cls = (uint8_t)c;
                 return off;
             }
@@ -160,8 +160,7 @@ static void item_free(table_t *t, uint32_t off)
     item_t *it = item_at(t, off);
     unsigned cls = it->cls;
 
-    memcpy(it, &t->free_head[cls], sizeof(uint32_t));
-    it->cls = (uint8_t)cls;
+    it->vlen = t->free_head[cls];  /* the free list's link */
     t->free_head[cls] = off;
 }
 
@@ -259,7 +258,8 @@ static where_t slot_for_insert(table_t *t, bucket_t *b1, bucket_t *b2)
     where_t w;
     unsigned m1 = tag_match(b1, 0), m2 = tag_match(b2, 0);
 
-    if (m1) {
+    /* the emptier bucket (two choices keep the fullest bucket short) */
+    if (m1 && __builtin_popcount(m1) >= __builtin_popcount(m2)) {
         w.b = b1;
         w.s = (unsigned)__builtin_ctz(m1);
         return w;
