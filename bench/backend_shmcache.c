@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <shmcache.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 typedef struct sc_global {
     shmc_t *c;    /* the parent's handle: preload and stats */
@@ -154,6 +155,118 @@ const backend_t backend_shmcache = {
     .set = sc_set,
     .del = sc_del,
     .incr = sc_incr,
+    .evictions = sc_evictions,
+    .describe = sc_describe,
+};
+
+/*
+ * "shmcache-tagged": the same segment, every entry stored under two tags
+ * (one shared by a hundredth of the keys, one by all), so every get also
+ * checks two tag words: what tags cost a reader.
+ */
+static int sct_set(void *w, const char *k, size_t kl, const char *v, size_t vl)
+{
+    char group[16];
+    unsigned h = 0;
+    for (size_t i = 0; i < kl; i++)
+        h = h * 31u + (unsigned char)k[i];
+    snprintf(group, sizeof group, "g:%u", h % 100u);
+    const char *tags[2] = {group, "all"};
+    return shmc_set_tagged(w, k, kl, v, vl, 0, 0, tags, 2);
+}
+
+static int sct_preload(void *g, const bench_opts_t *o)
+{
+    return preload_keys(o, ((sc_global_t *)g)->c, sct_set);
+}
+
+const backend_t backend_shmcache_tagged = {
+    .name = "shmcache-tagged",
+    .shared = 1,
+    .warm = 1,
+    .global_init = sc_global_init,
+    .preload = sct_preload,
+    .global_fini = sc_global_fini,
+    .proc_init = sc_proc_init,
+    .proc_fini = sc_proc_fini,
+    .worker_init = sc_worker_init,
+    .get = sc_get,
+    .set = sct_set,
+    .del = sc_del,
+    .incr = sc_incr,
+    .evictions = sc_evictions,
+    .describe = sc_describe,
+};
+
+/*
+ * "shmcache-lease": cache-aside through leases. A get is
+ * shmc_get_or_lease; the set that follows a miss (the prices mix) stores
+ * with shmc_set_leased under the lease that miss was handed, a miss told
+ * -EBUSY stores nothing (another worker is recomputing). What leases cost.
+ */
+typedef struct scl_worker {
+    shmc_t *c;
+    uint64_t lease;
+} scl_worker_t;
+
+static int scl_worker_init(void *g, void *p, const bench_opts_t *o, void **w)
+{
+    (void)g;
+    (void)o;
+    scl_worker_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return -ENOMEM;
+    x->c = p;
+    *w = x;
+    return 0;
+}
+
+static void scl_worker_fini(void *w) { free(w); }
+
+static int scl_get(void *w, const char *k, size_t kl, char *buf, size_t cap, size_t *vlen)
+{
+    scl_worker_t *x = w;
+    x->lease = 0;
+    int rc = shmc_get_or_lease(x->c, k, kl, buf, cap, vlen, NULL, 1000, &x->lease);
+    return rc == -ENOENT || rc == -EBUSY ? 1 : rc;
+}
+
+static int scl_set(void *w, const char *k, size_t kl, const char *v, size_t vl)
+{
+    scl_worker_t *x = w;
+    uint64_t lease = x->lease;
+    x->lease = 0;
+    if (!lease)
+        return shmc_set(x->c, k, kl, v, vl, 0, 0);
+    int rc = shmc_set_leased(x->c, k, kl, v, vl, 0, 0, lease);
+    return rc == -ESTALE ? 0 : rc; /* refused as stale: correct, not an error */
+}
+
+static int scl_del(void *w, const char *k, size_t kl)
+{
+    return sc_del(((scl_worker_t *)w)->c, k, kl);
+}
+
+static int scl_incr(void *w, const char *k, size_t kl, uint64_t d, uint64_t *res)
+{
+    return sc_incr(((scl_worker_t *)w)->c, k, kl, d, res);
+}
+
+const backend_t backend_shmcache_lease = {
+    .name = "shmcache-lease",
+    .shared = 1,
+    .warm = 1,
+    .global_init = sc_global_init,
+    .preload = sc_preload,
+    .global_fini = sc_global_fini,
+    .proc_init = sc_proc_init,
+    .proc_fini = sc_proc_fini,
+    .worker_init = scl_worker_init,
+    .worker_fini = scl_worker_fini,
+    .get = scl_get,
+    .set = scl_set,
+    .del = scl_del,
+    .incr = scl_incr,
     .evictions = sc_evictions,
     .describe = sc_describe,
 };

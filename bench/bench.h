@@ -107,8 +107,8 @@ typedef struct backend {
     void (*describe)(void *g, char *buf, size_t n);
 } backend_t;
 
-extern const backend_t backend_shmcache, backend_private, backend_globallock,
-    backend_memcached, backend_redis, backend_null;
+extern const backend_t backend_shmcache, backend_shmcache_tagged, backend_shmcache_lease,
+    backend_private, backend_globallock, backend_memcached, backend_redis, backend_null;
 
 /* The size of the value stored for key i (fixed, or a per-key size drawn
  * from [vmin, vmax] by a hash of i so every worker agrees). */

@@ -44,7 +44,7 @@ char bench_shm_name[64];
 
 static const backend_t *const backends[] = {
 #ifndef BENCH_NO_SHMCACHE
-    &backend_shmcache,
+    &backend_shmcache, &backend_shmcache_tagged, &backend_shmcache_lease,
 #endif
     &backend_private, &backend_globallock, &backend_memcached, &backend_redis,
     &backend_null,
@@ -100,7 +100,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: shmcache-bench [options]\n"
-"  --backend LIST     shmcache,private,globallock,memcached,redis,null (default shmcache)\n"
+"  --backend LIST     shmcache,shmcache-tagged,shmcache-lease,private,globallock,\n"
+"                     memcached,redis,null (default shmcache); -tagged stores\n"
+"                     every entry under 2 tags, -lease reads through leases\n"
 "  --procs LIST       worker processes, e.g. 1,2,4 (default 1)\n"
 "  --threads T        threads per process (default 1)\n"
 "  --duration S       seconds per run (default 2)\n"
