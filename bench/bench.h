@@ -108,6 +108,7 @@ typedef struct backend {
 } backend_t;
 
 extern const backend_t backend_shmcache, backend_shmcache_tagged, backend_shmcache_lease,
+    backend_shmcache_near,
     backend_private, backend_globallock, backend_memcached, backend_redis, backend_null;
 
 /* The size of the value stored for key i (fixed, or a per-key size drawn

@@ -44,7 +44,7 @@ char bench_shm_name[64];
 
 static const backend_t *const backends[] = {
 #ifndef BENCH_NO_SHMCACHE
-    &backend_shmcache, &backend_shmcache_tagged, &backend_shmcache_lease,
+    &backend_shmcache, &backend_shmcache_tagged, &backend_shmcache_lease, &backend_shmcache_near,
 #endif
     &backend_private, &backend_globallock, &backend_memcached, &backend_redis,
     &backend_null,
@@ -87,6 +87,7 @@ static int out_csv, out_json, want_cdf, force_cgt, progress_mode = -1, sample_se
 static uint32_t cur_sample_every;  /* of the current run */
 static char trace_kind[16];
 static int memeff;
+static int near_matrix;
 static const char *mix_name = "read";
 static char dist_name[32] = "uniform";
 
@@ -125,6 +126,9 @@ static void usage(FILE *f)
 "  --progress | --no-progress  progress line on stderr (default: on a tty, runs > 2 s)\n"
 "  --trace zipf       replay a Zipf trace (--dist theta, --keys, --ops) against a\n"
 "                     segment of --memory bytes; miss ratio vs exact LRU\n"
+"  --near             get throughput with and without the near cache: 100 B,\n"
+"                     4 KB and 64 KB values, 1 and 2 threads (--keys default\n"
+"                     1000 here, --duration per run)\n"
 "  --memeff           live bytes / item memory after 10x capacity overwrites\n"
 "                     of mixed sizes (--capacity, --memory, --value-size)\n"
 "  --selftest         check the bench's own hash and table, then exit\n");
@@ -154,14 +158,14 @@ static int parse_opts(int argc, char **argv, int *selftest)
     enum { O_BACKEND = 256, O_PROCS, O_THREADS, O_DURATION, O_OPS, O_MIX, O_KEYS,
            O_DIST, O_VSIZE, O_CSV, O_JSON, O_TRACE, O_MEMEFF, O_CAP, O_MEM,
            O_STRIPES, O_SAMPLE, O_CGT, O_VERIFY, O_SEED, O_CDF, O_PROG, O_NOPROG,
-           O_SELFTEST, O_HELP };
+           O_SELFTEST, O_HELP, O_NEAR };
     static const struct option lo[] = {
         { "backend", 1, 0, O_BACKEND }, { "procs", 1, 0, O_PROCS },
         { "threads", 1, 0, O_THREADS }, { "duration", 1, 0, O_DURATION },
         { "ops", 1, 0, O_OPS }, { "mix", 1, 0, O_MIX }, { "keys", 1, 0, O_KEYS },
         { "dist", 1, 0, O_DIST }, { "value-size", 1, 0, O_VSIZE },
         { "csv", 0, 0, O_CSV }, { "json", 0, 0, O_JSON }, { "trace", 1, 0, O_TRACE },
-        { "memeff", 0, 0, O_MEMEFF }, { "capacity", 1, 0, O_CAP },
+        { "memeff", 0, 0, O_MEMEFF }, { "near", 0, 0, O_NEAR }, { "capacity", 1, 0, O_CAP },
         { "memory", 1, 0, O_MEM }, { "stripes", 1, 0, O_STRIPES },
         { "sample-every", 1, 0, O_SAMPLE }, { "clock-gettime", 0, 0, O_CGT },
         { "verify", 0, 0, O_VERIFY }, { "seed", 1, 0, O_SEED }, { "cdf", 0, 0, O_CDF },
@@ -238,6 +242,7 @@ static int parse_opts(int argc, char **argv, int *selftest)
             snprintf(trace_kind, sizeof trace_kind, "%s", optarg);
             break;
         case O_MEMEFF: memeff = 1; break;
+        case O_NEAR: near_matrix = 1; break;
         case O_CAP: if (parse_u64(optarg, &O.capacity)) goto bad; break;
         case O_MEM: if (parse_u64(optarg, &O.memory)) goto bad; break;
         case O_STRIPES:
@@ -792,6 +797,57 @@ static int selftest(void)
 
 /* ---- main ------------------------------------------------------------ */
 
+/* One read-only run of be with O as it stands; ops/s, or < 0 on error. */
+static double near_run(const backend_t *be, run_t *r)
+{
+    void *g = NULL;
+    int rc = be->global_init(&O, &g);
+    if (rc == 0)
+        rc = be->preload(g, &O);
+    if (rc == 0)
+        rc = run_one(be, g, 1, r);
+    if (g)
+        be->global_fini(g);
+    return rc < 0 || r->elapsed <= 0 ? -1.0 : (double)r->total / r->elapsed;
+}
+
+/* --near: the near cache's matrix (issue 7's proof). One process; for each
+ * value size and thread count, plain shmc_get and views through the near
+ * cache, one after the other, as ratios. */
+static int run_near(void)
+{
+    static const uint32_t sizes[] = {100, 4096, 65536};
+    static const int threads[] = {1, 2};
+    if (O.keys == 10000) /* the default: keep 64 KB x keys in reason */
+        O.keys = 1000;
+    O.mix = MIX_READ;
+    printf("# near cache: %llu keys, uniform reads, 1 process, %.1f s per run\n",
+           (unsigned long long)O.keys, O.duration);
+    printf("| value | threads | shmc_get ops/s | near view ops/s | near / get | cpu %% (get, near) |\n");
+    printf("|---:|---:|---:|---:|---:|---|\n");
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+            O.vmin = O.vmax = sizes[s];
+            O.threads = threads[t];
+            run_t *r = calloc(2, sizeof *r);
+            if (!r)
+                return -1;
+            double a = near_run(&backend_shmcache, &r[0]);
+            double b = near_run(&backend_shmcache_near, &r[1]);
+            if (a < 0 || b < 0) {
+                free(r);
+                fprintf(stderr, "shmcache-bench: --near run failed\n");
+                return -1;
+            }
+            printf("| %u B | %d | %.2fM | %.2fM | %.2fx | %.0f, %.0f |\n", sizes[s], threads[t],
+                   a / 1e6, b / 1e6, b / a, 100.0 * cpu_share(&r[0]), 100.0 * cpu_share(&r[1]));
+            fflush(stdout);
+            free(r);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int self = 0, nruns = 0, rc = 0, procs[16], nprocs = 0;
@@ -820,6 +876,8 @@ int main(int argc, char **argv)
         return run_trace(&O, trace_kind, out_json, out_csv) < 0 ? 1 : 0;
     if (memeff)
         return run_memeff(&O, out_json, out_csv) < 0 ? 1 : 0;
+    if (near_matrix)
+        return run_near() < 0 ? 1 : 0;
 
     snprintf(tmp, sizeof tmp, "%s", be_list);
     for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
