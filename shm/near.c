@@ -139,6 +139,8 @@ static _Atomic unsigned g_thread_seq;
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 static TLS int tl_registered;
 static TLS unsigned tl_slot1;            /* 1 + counter row; 0: none yet */
+static TLS int tl_slot_own;              /* the row is this thread's alone */
+static _Atomic uint8_t g_slot_taken[NEAR_SLOTS]; /* rows owned by a live thread */
 static TLS struct near_copy *tl_spare;   /* a free small block */
 static TLS int tl_keyed, tl_exiting;     /* g_key set; destructor ran */
 
@@ -155,6 +157,10 @@ static void thread_gone(void *p)
 {
     (void)p;
     tl_exiting = 1;
+    if (tl_slot_own) { /* the row's counts stay; the next owner adds to them */
+        atomic_store_explicit(&g_slot_taken[tl_slot1 - 1], 0, memory_order_release);
+        tl_slot_own = 0;
+    }
     free(tl_spare);
     tl_spare = NULL;
     if (!tl_registered)
@@ -210,6 +216,10 @@ static void prune_dead_readers(void)
 
 static void fork_child(void)
 {
+    /* Only the forking thread lives on: every other row is free again. */
+    for (unsigned i = 0; i < NEAR_SLOTS; i++)
+        if (!tl_slot_own || i != tl_slot1 - 1)
+            atomic_store_explicit(&g_slot_taken[i], 0, memory_order_relaxed);
     prune_dead_readers();
     urcu_memb_call_rcu_after_fork_child();
     atomic_store(&g_forking, 0);
@@ -485,10 +495,42 @@ static void fill_view(shmc_view_t *v, struct near_copy *cp)
 /* ---- public ---------------------------------------------------------------- */
 
 /* Counter row of the calling thread. */
+/* Give the thread a counter row of its own if one is free (then its
+ * counters are bumped with a plain load and store: no locked instruction
+ * on the view path), else share one (atomic adds). The row is handed back
+ * by the thread-exit destructor, so the key is set here. */
+static void claim_ctr_row(void)
+{
+    unsigned start = atomic_fetch_add_explicit(&g_thread_seq, 1, memory_order_relaxed) % NEAR_SLOTS;
+    if (tl_keyed || pthread_setspecific(g_key, (void *)1) == 0) {
+        tl_keyed = 1;
+        for (unsigned k = 0; k < NEAR_SLOTS; k++) {
+            unsigned i = (start + k) % NEAR_SLOTS;
+            uint8_t free_row = 0;
+            if (atomic_compare_exchange_strong(&g_slot_taken[i], &free_row, 1)) {
+                tl_slot1 = i + 1;
+                tl_slot_own = 1;
+                return;
+            }
+        }
+    }
+    tl_slot1 = start + 1;
+}
+
+/* Count one event in the thread's counter row. */
+#define CTR_ADD(f)                                                                    \
+    do {                                                                              \
+        if (tl_slot_own)                                                              \
+            atomic_store_explicit(&(f), atomic_load_explicit(&(f), memory_order_relaxed) + 1, \
+                                  memory_order_relaxed);                              \
+        else                                                                          \
+            atomic_fetch_add_explicit(&(f), 1, memory_order_relaxed);                 \
+    } while (0)
+
 static inline struct near_ctr *my_ctr(struct near *n)
 {
     if (unlikely(!tl_slot1))
-        tl_slot1 = 1 + atomic_fetch_add_explicit(&g_thread_seq, 1, memory_order_relaxed) % NEAR_SLOTS;
+        claim_ctr_row();
     return &n->ctr[tl_slot1 - 1];
 }
 
@@ -559,14 +601,14 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
         blk->flags = info.flags;
         atomic_store_explicit(&blk->cas, info.cas, memory_order_relaxed);
         fill_view(view, blk);
-        atomic_fetch_add_explicit(&ctr->copies, 1, memory_order_relaxed);
+        CTR_ADD(ctr->copies);
         return 0;
     }
     small_give(blk);
     if (r != -ENOBUFS) {
         if (r == -ENOENT) {
             drop_copy(n, key, klen, shm_hash(key, klen, n->seed));
-            atomic_fetch_add_explicit(&ctr->misses, 1, memory_order_relaxed);
+            CTR_ADD(ctr->misses);
         }
         return r;
     }
@@ -584,7 +626,7 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
             atomic_store_explicit(&cp->hot, 1, memory_order_relaxed);
         fill_view(view, cp);
         near_exit();
-        atomic_fetch_add_explicit(&ctr->hits, 1, memory_order_relaxed);
+        CTR_ADD(ctr->hits);
         return 0;
     }
     struct near_copy *fresh = NULL;
@@ -597,14 +639,17 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
         }
         near_exit();
         if (r == -ENOENT)
-            atomic_fetch_add_explicit(&ctr->misses, 1, memory_order_relaxed);
+            CTR_ADD(ctr->misses);
         return r;
     }
     bool kept;
     cp = install(n, fresh, h, &kept);
     fill_view(view, cp);
     near_exit();
-    atomic_fetch_add_explicit(kept ? &ctr->refreshes : &ctr->copies, 1, memory_order_relaxed);
+    if (kept)
+        CTR_ADD(ctr->refreshes);
+    else
+        CTR_ADD(ctr->copies);
     return 0;
 }
 
