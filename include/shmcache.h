@@ -388,7 +388,8 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen);
  * As shmc_get, but also returns a value that is invalid only because it
  * was invalidated (shmc_invalidate, shmc_invalidate_tag) or expired, with
  * info->stale = 1 (info may be NULL). A cleared (shmc_clear) or deleted
- * entry is gone. Counted as stale_hits when stale.
+ * entry is gone. Counted as stale_hits when stale; a stale answer has
+ * info->ttl_ms = 0 (the value is invalid now).
  */
 int shmc_get_stale(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
                    size_t *vlen, shmc_item_info_t *info);

@@ -129,6 +129,14 @@ int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32
     unsigned reinserts = SHMC_REINSERT_MAX;
     if (size > cap)
         return -1;
+    /* The log's pointers come from shared memory: a corrupt value must not
+     * make us write outside the stripe. An inconsistent log is wiped. */
+    {
+        uint64_t head = LD(&st->head), tail = LD(&st->tail), wrap_end = LD(&st->wrap_end);
+        if (head > cap || tail > cap || wrap_end > cap ||
+            ((head | tail | wrap_end) & (SHMC_ITEM_ALIGN - 1)) || (wrap_end ? head > tail || tail > wrap_end : tail > head))
+            shm_wipe_stripe_locked(c, stripe);
+    }
     /* Each turn allocates, wraps once, or advances the tail by at least one
      * item: bounded by the number of items in the stripe. */
     for (uint64_t turn = 0; turn < 4 * cap / sizeof(struct shm_item) + 4; turn++) {

@@ -127,7 +127,8 @@ static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbu
                         klen, vlen);
                 continue;
             }
-            if (item < base || item % 8 || item + size > base + c->stripe_bytes) {
+            if (size > c->stripe_bytes || item < base || item - base > c->stripe_bytes - size ||
+                (item & (SHMC_ITEM_ALIGN - 1))) {
                 problem(rp, "slot %llu: item offset %llu outside its stripe's memory",
                         (unsigned long long)idx, (unsigned long long)item);
                 continue;

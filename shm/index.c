@@ -55,10 +55,10 @@ int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, siz
             uint64_t item = LD(&s->item);
             if (!item || LD(&s->hash) != kl->h || LD(&s->klen) != klen)
                 continue;
-            uint64_t off = item + shm_item_key_off(LD(&s->ntags));
-            if (off + klen > c->size)
-                continue;
-            if (shm_equal(c->base + off, key, klen))
+            uint8_t ntags = LD(&s->ntags);
+            if (ntags > SHMC_TAGS_MAX || !shm_item_ok(c, item, shm_item_key_off(ntags) + shm_align_up(klen, 8)))
+                continue; /* corrupt: never follow it */
+            if (shm_equal(c->base + item + shm_item_key_off(ntags), key, klen))
                 return (int64_t)(kl->b[k] * SHMC_SLOTS_PER_BUCKET + i);
         }
     }

@@ -175,6 +175,16 @@ static inline uint32_t shm_gen(const shmc_t *c)
 
 static inline bool shm_writable(const shmc_t *c) { return !(c->flags & SHMC_RDONLY); }
 
+/* Whether size bytes at segment offset item lie inside item memory and are
+ * aligned. Every offset read from the segment goes through this before it
+ * is followed. Written so that nothing wraps: size is checked first, then
+ * item - arena_off (huge when item < arena_off) against what is left. */
+static inline bool shm_item_ok(const shmc_t *c, uint64_t item, uint64_t size)
+{
+    return size <= c->memory && item - c->arena_off <= c->memory - size &&
+           !(item & (SHMC_ITEM_ALIGN - 1));
+}
+
 int shm_check_key(const shmc_t *c, const void *key, size_t klen);
 
 /* ---- near.c: shmc_close must call this before detaching (frees the

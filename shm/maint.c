@@ -73,8 +73,8 @@ static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, bool all, uint8_t *
         uint8_t ntags = LD(&s->ntags), state = LD(&s->state);
         uint64_t expiry = LD(&s->expiry);
         bool present = item && LD(&s->gen) == gen;
-        bool sane = item >= c->arena_off && klen && klen <= c->max_key && ntags <= SHMC_TAGS_MAX &&
-                    item + shm_item_size(klen, vlen, ntags) <= c->arena_off + c->memory;
+        bool sane = klen && klen <= c->max_key && ntags <= SHMC_TAGS_MAX &&
+                    shm_item_ok(c, item, shm_item_size(klen, vlen, ntags));
         bool stale = false;
         if (present && sane) {
             shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen, c->max_key + 8);

@@ -62,9 +62,7 @@ static enum rd read_slot(shmc_t *c, uint64_t idx, const struct keyloc *kl, const
     uint64_t size = shm_item_size(klen, vlen, ntags);
     /* Bounds before following the offset: a torn read or a corrupt segment
      * must not make us read outside the arena. */
-    /* (item - arena_off) wraps to a huge value when item < arena_off, and
-     * size < 2^34 (klen < 2^16, vlen < 2^32), so nothing here overflows. */
-    if (size > c->memory || item - c->arena_off > c->memory - size || (item & (SHMC_ITEM_ALIGN - 1)))
+    if (!shm_item_ok(c, item, size))
         return validate(s, s1) ? RD_CORRUPT : RD_RETRY;
     if (!shm_equal(c->base + item + shm_item_key_off(ntags), key, klen))
         return validate(s, s1) ? RD_NOTHERE : RD_RETRY;
@@ -215,7 +213,9 @@ int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
     if (info) {
         info->cas = o.cas;
         info->flags = o.flags;
-        info->ttl_ms = o.expiry ? shm_ttl_left(o.expiry) : -1;
+        /* A stale value is invalid now: its ttl is 0 (while a lease is out
+         * on the key its slot's expiry holds the lease's deadline). */
+        info->ttl_ms = stale ? 0 : o.expiry ? shm_ttl_left(o.expiry) : -1;
         info->stale = stale;
     }
     return o.vlen > cap ? -ENOBUFS : 0;

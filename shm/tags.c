@@ -51,7 +51,7 @@ uint64_t shm_tag_seq(const shmc_t *c)
 bool shm_tags_valid(const shmc_t *c, uint64_t item, unsigned ntags)
 {
     uint8_t area[8 + 4 * SHMC_TAGS_MAX];
-    if (ntags > SHMC_TAGS_MAX)
+    if (ntags > SHMC_TAGS_MAX || !shm_item_ok(c, item, sizeof(struct shm_item) + shm_tags_size(ntags)))
         return false;
     shm_copy_out(area, c->base + item + sizeof(struct shm_item), 8 + 4 * ntags, sizeof(area));
     uint64_t stored;
@@ -90,6 +90,8 @@ unsigned shm_item_tag_indexes(const shmc_t *c, uint64_t item, unsigned ntags, ui
     uint8_t area[8 + 4 * SHMC_TAGS_MAX];
     if (ntags > SHMC_TAGS_MAX)
         ntags = SHMC_TAGS_MAX;
+    if (!shm_item_ok(c, item, sizeof(struct shm_item) + shm_tags_size(ntags)))
+        return 0;
     shm_copy_out(area, c->base + item + sizeof(struct shm_item), 8 + 4 * ntags, sizeof(area));
     for (unsigned i = 0; i < ntags; i++)
         memcpy(&idx[i], area + 8 + 4 * i, 4);
@@ -99,8 +101,9 @@ unsigned shm_item_tag_indexes(const shmc_t *c, uint64_t item, unsigned ntags, ui
 /* The tag_seq an item was stored under. */
 uint64_t shm_item_tag_seq(const shmc_t *c, uint64_t item)
 {
-    uint64_t v;
-    shm_copy_out(&v, c->base + item + sizeof(struct shm_item), 8, 8);
+    uint64_t v = 0;
+    if (shm_item_ok(c, item, sizeof(struct shm_item) + 8))
+        shm_copy_out(&v, c->base + item + sizeof(struct shm_item), 8, 8);
     return v;
 }
 

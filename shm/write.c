@@ -277,6 +277,8 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
         uint32_t vlen = LD(&s->vlen);
         if (vlen == 0 || vlen > 20) {
             r = -EINVAL;
+        } else if (!shm_item_ok(c, LD(&s->item), shm_item_size(klen, vlen, LD(&s->ntags)))) {
+            r = -EBADMSG;
         } else {
             shm_copy_out(num, c->base + LD(&s->item) + shm_item_val_off(klen, LD(&s->ntags)), vlen, sizeof(num));
             if (!parse_u64(num, vlen, &v)) {

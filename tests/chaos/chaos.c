@@ -19,6 +19,9 @@
  *
  * Usage: chaos [--seconds S] [--workers N] [--kill-interval-ms M]
  *              [--keys K] [--tool PATH] [--seed X] [--stall-limit-ms L]
+ *              [--inject-wrong N]
+ * --inject-wrong N is the harness's self-test: every N-th hit has a byte
+ * flipped before it is verified, which must make the run fail.
  * Exit 0: every check held. Exit 1: a check failed (the report says which).
  */
 #include <errno.h>
@@ -73,6 +76,7 @@ struct shared {
 static struct shared *g_sh;
 static char g_name[64];
 static uint32_t g_keys = 2000;
+static uint64_t g_inject; /* self-test: flip a byte of every N-th hit */
 
 static void note_err(struct wrow *w, enum op op, int r)
 {
@@ -182,7 +186,9 @@ static int worker(int pos, uint64_t seed)
         case OP_STALE:
             r = (op == OP_GET ? shmc_get : shmc_get_stale)(c, key, klen, buf, sizeof(buf), &vlen, &info);
             if (r == 0) {
-                atomic_fetch_add_explicit(&w->hits, 1, memory_order_relaxed);
+                uint64_t h = atomic_fetch_add_explicit(&w->hits, 1, memory_order_relaxed);
+                if (g_inject && h % g_inject == g_inject - 1 && vlen)
+                    buf[vlen - 1] ^= 0x40;
                 verify(w, counter, ki, key, buf, vlen, info.flags);
             } else if (r == -ENOENT) {
                 atomic_fetch_add_explicit(&w->misses, 1, memory_order_relaxed);
@@ -309,7 +315,7 @@ static void print_problem(const char *problem, void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: chaos [--seconds S] [--workers N] [--kill-interval-ms M] [--keys K]\n"
-                    "             [--tool PATH] [--seed X] [--stall-limit-ms L]\n");
+                    "             [--tool PATH] [--seed X] [--stall-limit-ms L] [--inject-wrong N]\n");
     exit(2);
 }
 
@@ -332,6 +338,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--tool")) tool = v;
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 0);
         else if (!strcmp(a, "--stall-limit-ms")) stall_limit_ms = (unsigned)atoi(v);
+        else if (!strcmp(a, "--inject-wrong")) g_inject = strtoull(v, NULL, 0);
         else usage();
     }
     if (nworkers < 1 || nworkers > MAX_WORKERS || seconds <= 0 || g_keys < 64)

@@ -24,5 +24,15 @@ else
     fail=$((fail + 1)); echo "FAIL chaos: kill -9 under load"
 fi
 sed 's/^/     /' "$out"
+# The harness must catch what it claims to catch: flipped bytes in values.
+if "$CHAOS" --seconds 1 --workers 2 --kill-interval-ms 20 --inject-wrong 500 >"$out" 2>&1; then
+    fail=$((fail + 1)); echo "FAIL chaos self-test: injected wrong values went unnoticed"
+    sed 's/^/     /' "$out"
+elif grep -q '^wrong values: *[1-9]' "$out"; then
+    pass=$((pass + 1)); echo "ok   chaos self-test: injected wrong values are caught"
+else
+    fail=$((fail + 1)); echo "FAIL chaos self-test: failed for another reason"
+    sed 's/^/     /' "$out"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
