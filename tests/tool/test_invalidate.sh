@@ -34,50 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# run ARGS...: the tool with stdin from /dev/null; sets $rc, $TMP/out, $TMP/err
-run() { "$TOOL" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null; rc=$?; }
-
-# expect RC ARGS...: run and check the exit code
-expect() {
-    want=$1; shift
-    run "$@"
-    if [ "$rc" = "$want" ]; then ok; else
-        bad "'$*' exited $rc, want $want; stderr: $(cat "$TMP/err")"
-    fi
-}
-
-# out_is TEXT: stdout is exactly TEXT (plus the trailing newline)
-out_is() {
-    if [ "$(cat "$TMP/out")" = "$1" ]; then ok; else
-        bad "stdout '$(cat "$TMP/out")', want '$1' (last: $*)"
-    fi
-}
-
-# out_has / out_lacks / err_has PATTERN: grep -E on stdout / stderr
-out_has() { if grep -Eq -- "$1" "$TMP/out"; then ok; else bad "stdout lacks /$1/: $(head -c 400 "$TMP/out")"; fi; }
-out_lacks() { if grep -Eq -- "$1" "$TMP/out"; then bad "stdout has /$1/: $(head -c 400 "$TMP/out")"; else ok; fi; }
-err_has() { if grep -Eq -- "$1" "$TMP/err"; then ok; else bad "stderr lacks /$1/: $(cat "$TMP/err")"; fi; }
-err_lines() {
-    n=$(wc -l <"$TMP/err")
-    if [ "$n" -eq "$1" ]; then ok; else bad "stderr has $n lines, want $1: $(cat "$TMP/err")"; fi
-}
-out_empty() { if [ ! -s "$TMP/out" ]; then ok; else bad "stdout not empty: $(head -c 200 "$TMP/out")"; fi; }
-
-# json PYTHON-EXPR: stdout parses as JSON (bound to d) and EXPR is true
-json() {
-    if "$PY" -c '
-import json, sys, base64
-d = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)
-' "$TMP/out" "$1" 2>"$TMP/pyerr"; then ok; else
-        bad "JSON check failed: $1: $(cat "$TMP/pyerr") $(head -c 600 "$TMP/out")"
-    fi
-}
+. "$(dirname "$0")/checks.inc"
 
 # keyrow KEY: the line of `keys` text output for KEY ("" when absent)
 keyrow() { awk -v k="$1" '$NF == k' "$TMP/out"; }
