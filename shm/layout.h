@@ -116,14 +116,15 @@ struct shm_stripe {
     a32  count_gen;                       /* generation curr_items/bytes count */
     /* Item log (see arena.c): [tail, head) holds items, circular; when the
      * log has wrapped, data before the wrap ends at wrap_end. All offsets
-     * are relative to the stripe's arena. */
+     * are relative to the stripe's arena. This line also holds the first
+     * four write counters (st.curr_items .. st.cmd_set): everything a set
+     * writes in the stripe besides the lock is in this one line, so two
+     * writer processes move as few lines between them as possible. */
     alignas(SHMC_CACHELINE) a64 head;
     a64  tail;
     a64  wrap_end;
-    a64  used;                            /* bytes between tail and head */
     a64  cas_next;                        /* per-stripe CAS counter */
-    a32  spare;
-    alignas(SHMC_CACHELINE) struct shm_wstats st;
+    struct shm_wstats st;
 };
 
 /* A row of the process table: read counters of one thread of one attached
@@ -201,6 +202,8 @@ _Static_assert(sizeof(struct shm_bucket) == 64 * 9, "bucket layout changed: bump
 _Static_assert(sizeof(struct shm_proc) == 128, "proc row layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_item) == 8, "item header changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_stripe) % SHMC_CACHELINE == 0, "stripe not line-sized");
+_Static_assert(offsetof(struct shm_stripe, st.cmd_set) / SHMC_CACHELINE ==
+               offsetof(struct shm_stripe, head) / SHMC_CACHELINE, "per-set stripe fields span lines");
 _Static_assert(offsetof(struct shm_header, generation) % SHMC_CACHELINE == 0, "generation shares a line");
 _Static_assert(sizeof(a64) == 8 && sizeof(a32) == 4, "atomics are not lock-free sized");
 

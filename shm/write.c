@@ -91,8 +91,13 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     ST(&s->lease, x ? x->lease : 0);
     ST(&s->lease_gseq, x ? x->lease_gseq : 0);
     ST(&s->gen, gen);
-    ST(&bk->tag[i], kl->tag);
-    ST(&bk->hot[i], 0);
+    /* The bucket's first line is read by every lookup: leave it untouched
+     * (shared in every cache) when nothing in it changes, as when a key is
+     * overwritten and was not read since. */
+    if (LD(&bk->tag[i]) != kl->tag)
+        ST(&bk->tag[i], kl->tag);
+    if (LD(&bk->hot[i]))
+        ST(&bk->hot[i], 0);
     shm_slot_end(s, odd);
 
     BUMP(&st->st.curr_items, 1);
