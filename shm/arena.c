@@ -102,6 +102,8 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
                 uint32_t odd = shm_slot_begin(s);
                 shm_copy_within(c->base + base + head, c->base + base + tail, size);
                 ST(&s->item, base + head);
+                ST(&c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hint[idx % SHMC_SLOTS_PER_BUCKET],
+                   shm_item_hint(base + head));
                 shm_slot_end(s, odd);
             }
             ST(hot, (uint8_t)(hv & ~HOT_LOGREF));

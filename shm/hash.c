@@ -68,7 +68,7 @@ void shm_locate(const shmc_t *c, const void *key, size_t klen, struct keyloc *kl
 {
     uint64_t h = shm_hash(key, klen, c->seed);
     kl->h = h;
-    kl->tag = (uint32_t)(h >> 32) | 1u;
+    kl->tag = (uint16_t)((h >> 48) | 1u);
     kl->b[0] = h & c->bucket_mask;
     kl->stripe = shm_stripe_of_bucket(c, kl->b[0]);
     if (c->nbuckets > c->nstripes) {

@@ -134,6 +134,7 @@ void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i)
     ST(&s->ntags, 0);
     ST(&s->lease, 0);
     ST(&bk->tag[i], 0);
+    ST(&bk->hint[i], 0);
     ST(&bk->hot[i], 0);
 }
 

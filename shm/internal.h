@@ -71,7 +71,7 @@ struct keyloc {
     uint64_t h;
     uint64_t b[2];
     int      nb;
-    uint32_t tag;
+    uint16_t tag;
     uint32_t stripe;
 };
 void shm_locate(const shmc_t *c, const void *key, size_t klen, struct keyloc *kl);
@@ -149,6 +149,11 @@ static inline void shm_slot_end(struct shm_slot *s, uint32_t odd)
 }
 /* Empty slot i of bucket bk (inside shm_slot_begin/end). */
 void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i);
+/* The bucket hint for an item at segment offset off (0: none). */
+static inline uint32_t shm_item_hint(uint64_t off)
+{
+    return off / 8 <= UINT32_MAX ? (uint32_t)(off / 8) : 0;
+}
 uint64_t shm_slot_item_size(struct shm_slot *s);
 bool shm_slot_live_locked(const shmc_t *c, struct shm_slot *s, uint32_t gen);
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);

@@ -168,21 +168,30 @@ struct shm_slot {
     a64 lease;          /* outstanding lease token, 0 = none (lease.c) */
 };
 
-/* The first line of a bucket: a 32-bit tag per slot, so a lookup compares
- * tags before touching any slot, and a hot byte per slot that readers set
- * once: HOT_REF, referenced since the index's CLOCK hand last passed;
- * HOT_LOGREF, referenced since the item log's tail last passed (two bits,
- * so one CLOCK clearing its bit does not make the entry cold for the
- * other); HOT_FETCHED, read at least once since written. Tags are hints:
- * only a validated slot read is trusted. */
+/* The first line of a bucket, read by every lookup:
+ *  - tag: 16 bits of the key's hash per slot (never 0 when occupied), so a
+ *    lookup compares tags before touching any slot;
+ *  - hint: the slot's item offset / 8 (0 when unknown or past 32 GiB), so
+ *    a reader can start loading the item while the slot's line is still on
+ *    its way: the two cache misses overlap instead of following each other;
+ *  - hot: a byte per slot that readers set once: HOT_REF, referenced since
+ *    the index's CLOCK hand last passed; HOT_LOGREF, referenced since the
+ *    item log's tail last passed (two bits, so one CLOCK clearing its bit
+ *    does not make the entry cold for the other); HOT_FETCHED, read at
+ *    least once since written;
+ *  - hand: this bucket's CLOCK hand.
+ * Tags and hints are hints: only a validated slot read is trusted, and a
+ * hint is only ever used as a prefetch address. */
 enum { HOT_REF = 0x01, HOT_FETCHED = 0x02, HOT_LOGREF = 0x04, HOT_ALL = 0x07 };
 struct shm_bucket {
-    a32 tag[SHMC_SLOTS_PER_BUCKET];
+    a16 tag[SHMC_SLOTS_PER_BUCKET];
     a8  hot[SHMC_SLOTS_PER_BUCKET];
-    a8  hand;           /* CLOCK hand over this bucket's slots (writers) */
-    uint8_t pad[SHMC_CACHELINE - SHMC_SLOTS_PER_BUCKET * 5 - 1];
+    a8  hand;
+    uint8_t pad[7];
+    a32 hint[SHMC_SLOTS_PER_BUCKET];
     struct shm_slot slot[SHMC_SLOTS_PER_BUCKET];
 };
+
 
 /* An item in a stripe's log. Followed by the tag references (if any), the
  * key padded to 8, the value padded to 8; `size` covers all of it. `slot`

@@ -100,6 +100,12 @@ static enum rd lookup(shmc_t *c, const struct keyloc *kl, const void *key, size_
         for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
             if (LD(&bk->tag[i]) != kl->tag)
                 continue;
+            /* Start the item's line (its key, then the value) loading now,
+             * in parallel with the slot's: the hint may be stale, in which
+             * case this was a wasted prefetch, nothing more. */
+            uint32_t hint = LD(&bk->hint[i]);
+            if (hint) /* integer arithmetic: a wild hint is no pointer */
+                __builtin_prefetch((const void *)((uintptr_t)c->base + (uintptr_t)hint * 8), 0);
             enum rd r = read_slot(c, kl->b[k] * SHMC_SLOTS_PER_BUCKET + i, kl, key, klen, buf, cap,
                                   gen, want_stale, o);
             if (r != RD_NOTHERE)

@@ -96,6 +96,8 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
      * overwritten and was not read since. */
     if (LD(&bk->tag[i]) != kl->tag)
         ST(&bk->tag[i], kl->tag);
+    if (LD(&bk->hint[i]) != shm_item_hint(off))
+        ST(&bk->hint[i], shm_item_hint(off));
     if (LD(&bk->hot[i]))
         ST(&bk->hot[i], 0);
     shm_slot_end(s, odd);
