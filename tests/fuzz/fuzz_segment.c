@@ -170,7 +170,7 @@ static void build_image(void)
 
 /* SHMC_FUZZ_SKIP keeps known bugs from hiding new ones while they are
  * being fixed (docs/RELIABILITY.md): "log" leaves the stripes' item-log
- * words (head, tail, wrap_end, used) intact; "wrap" caps slot item offsets
+ * words (head, tail, wrap_end) intact; "wrap" caps slot item offsets
  * at 2^62 (still far outside the segment, but item + size cannot wrap). */
 static int g_skip_log = -1, g_skip_wrap;
 
@@ -182,7 +182,7 @@ static int protected_byte(uint64_t off)
         return 0;
     uint64_t in = (off - g_stripes_off) % sizeof(struct shm_stripe);
     if (g_skip_log && in >= offsetof(struct shm_stripe, head) &&
-        in < offsetof(struct shm_stripe, used) + sizeof(uint64_t))
+        in < offsetof(struct shm_stripe, wrap_end) + sizeof(uint64_t))
         return 1;
     return in >= sizeof(int) && in < sizeof(pthread_mutex_t);
 }
