@@ -337,6 +337,22 @@ static void add_row(struct shm_proc *sum, struct shm_proc *r)
 #undef ADD
 }
 
+/* Fold the row of a dead process into the totals and free it: only with
+ * the row's lock, so two folders never fold one row twice (and a row whose
+ * owner is alive is left alone: its lock is held). */
+static void fold_dead_row(shmc_t *c, int32_t i)
+{
+    off_t off = row_byte(c, i);
+    if (ofd_lock(c->fd, off, F_WRLCK, F_OFD_SETLK) != 0)
+        return;
+    struct shm_proc *r = &c->procs[i];
+    if (LD(&r->state) == ROW_LIVE) {
+        fold_row(c, r);
+        atomic_store_explicit(&r->state, ROW_FREE, memory_order_release);
+    }
+    ofd_lock(c->fd, off, F_UNLCK, F_OFD_SETLK);
+}
+
 static bool row_alive(shmc_t *c, int32_t i)
 {
     if (c->owned && c->fork_gen == atomic_load(&g_fork_gen) && owned(c, i))
@@ -367,8 +383,14 @@ uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum)
         if (atomic_load_explicit(&r->state, memory_order_acquire) != ROW_LIVE)
             continue;
         add_row(sum, r);
-        if (LD(&r->primary) && row_alive(c, i))
+        if (!LD(&r->primary))
+            continue;
+        if (row_alive(c, i))
             attached++;
+        else if (shm_writable(c) && c->fork_gen == atomic_load(&g_fork_gen))
+            /* A dead process's row: fold it now (its counts are already in
+             * sum), so later calls do not probe it again. */
+            fold_dead_row(c, i);
     }
     if (c->mu)
         pthread_mutex_unlock(HMU(c));
@@ -418,21 +440,9 @@ int shmc_procs(shmc_t *c, int (*fn)(const shmc_proc_info_t *p, void *arg), void 
     int ret = 0;
     for (uint32_t k = 0; k < np && !ret; k++)
         ret = fn(&pi[k], arg);
-    /* Fold the rows of dead processes into the totals and free them: only
-     * with the row's lock, so two folders never fold one row twice. */
-    if (shm_writable(c)) {
-        for (uint32_t k = 0; k < nd; k++) {
-            off_t off = row_byte(c, dead[k]);
-            if (ofd_lock(c->fd, off, F_WRLCK, F_OFD_SETLK) != 0)
-                continue;
-            struct shm_proc *r = &c->procs[dead[k]];
-            if (LD(&r->state) == ROW_LIVE) {
-                fold_row(c, r);
-                atomic_store_explicit(&r->state, ROW_FREE, memory_order_release);
-            }
-            ofd_lock(c->fd, off, F_UNLCK, F_OFD_SETLK);
-        }
-    }
+    if (shm_writable(c))
+        for (uint32_t k = 0; k < nd; k++)
+            fold_dead_row(c, dead[k]);
     free(pi);
     free(dead);
     return ret;
