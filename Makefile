@@ -170,7 +170,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PYLIBDIR)/shmcache
 
 clean:
-	rm -rf build build-asan build-tsan shmcache.pc
+	rm -rf build build-asan build-tsan build-fuzz shmcache.pc
 
 # ---- reliability: chaos, fuzz, valgrind, static analysis
 #   make chaos      long kill -9 chaos run + linearizability check (CHAOS_SECONDS, LINEARIZE_SECONDS)

@@ -299,7 +299,9 @@ int shmc_clear(shmc_t *c);
  * a time. Returns how many entries were reclaimed, or a negative error. */
 int64_t shmc_flush_expired(shmc_t *c);
 
-/* Fill *st. Thread-safe, lock-free, works on read-only handles. */
+/* Fill *st. Thread-safe, takes no stripe lock, works on read-only handles.
+ * On a writable handle it also folds the statistics rows of processes that
+ * died into the totals (a few fcntl calls the first time it meets them). */
 int shmc_stats(shmc_t *c, shmc_stats_t *st);
 
 /*
