@@ -340,7 +340,8 @@ static void sweep_orphans(void)
 
 /* Create under a temporary name; on success *fdp and *basep hold the new,
  * linked segment. -EEXIST when the name appeared meanwhile. */
-static int create_segment(const char *path, const struct geometry *g, int *fdp, uint8_t **basep)
+static int create_segment(const char *path, const struct geometry *g, bool populate, int *fdp,
+                          uint8_t **basep)
 {
     char tmp[PATH_BYTES + 64];
     static _Atomic uint32_t counter;
@@ -361,7 +362,10 @@ static int create_segment(const char *path, const struct geometry *g, int *fdp, 
         r = (r == EFBIG || r == ENOSPC) ? -ENOSPC : -r;
         goto fail;
     }
-    base = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* Prefaulted like an attach (see attach_segment): the creator is often
+     * the process that serves, or forks the workers that inherit this map. */
+    base = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0),
+                fd, 0);
     if (base == MAP_FAILED) {
         r = errno == ENOMEM ? -ENOMEM : -errno;
         goto fail;
@@ -492,7 +496,7 @@ int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t
             sweep_orphans();
             int fd = -1;
             uint8_t *base = NULL;
-            r = create_segment(path, &want, &fd, &base);
+            r = create_segment(path, &want, !(flags & SHMC_LAZY), &fd, &base);
             if (r == 0) {
                 c->fd = fd;
                 c->base = base;
