@@ -97,7 +97,8 @@ extern "C" {
 /* Hard limits of the format. */
 #define SHMC_KEY_MAX        65535u       /* max_key_len may not exceed this */
 #define SHMC_VALUE_MAX      (1u << 30)   /* max_value_len may not exceed this */
-#define SHMC_CAPACITY_MAX   (1ull << 31) /* entries */
+#define SHMC_CAPACITY_MAX   (1ull << 30) /* entries (was 2^31 before layout 2: the
+                                               index's headroom must stay under 2^32 slots) */
 #define SHMC_STRIPES_MAX    1024u
 #define SHMC_NAME_MAX       200u         /* bytes of a name, without the '/' */
 #ifndef SHMC_LOCK_TIMEOUT_MS            /* fuzz builds compile with a shorter bound */
@@ -151,7 +152,8 @@ typedef struct shmc_entry {
  * each is exact, but two counters may be a few operations apart. */
 typedef struct shmc_stats {
     /* geometry and memory */
-    uint64_t capacity;          /* slots of the index */
+    uint64_t capacity;          /* distinct keys the segment holds without evicting while
+                                   item memory remains (shmc_config_t.capacity) */
     uint64_t limit_maxbytes;    /* bytes of item memory */
     uint64_t bytes;             /* bytes used by current items */
     uint64_t curr_items;        /* entries present (expired ones until reclaimed) */
@@ -193,6 +195,7 @@ typedef struct shmc_stats {
     uint64_t lease_waits;       /* callers told another process holds the lease */
     uint64_t stale_hits;        /* shmc_get_stale answered with a stale value */
     uint64_t tag_invalidations;
+    uint64_t index_slots;       /* slots of the index (more than capacity: headroom) */
 } shmc_stats_t;
 
 /* Fill *cfg with the defaults. Never fails. */
@@ -438,6 +441,10 @@ typedef struct shmc_info {
     uint32_t proc_slots;        /* rows of the process table */
     uint64_t created_unix_ms;   /* wall clock at creation */
     uint64_t used_slots;        /* occupied index slots (live or not yet reclaimed) */
+    uint64_t index_slots;       /* buckets * slots_per_bucket: capacity plus headroom */
+    uint32_t hugepages;         /* 1 when this process's mapping is backed by huge pages
+                                   (see README: /dev/shm mounted huge=within_size or advise) */
+    uint32_t pad0;
 } shmc_info_t;
 
 /* Geometry and fill of the segment. Lock-free. */

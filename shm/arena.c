@@ -29,16 +29,11 @@ void shm_arena_reset_locked(shmc_t *c, uint32_t stripe)
     ST(&st->wrap_end, 0);
 }
 
-static struct shm_item *item_at(shmc_t *c, uint64_t off)
-{
-    return (struct shm_item *)(void *)(c->base + off);
-}
-
 /* The slot index that owns the item at absolute offset off, or -1 when the
  * item is dead. Bounds-checked: a corrupt item is reported as -2. */
 static int64_t item_owner(shmc_t *c, uint32_t stripe, uint64_t off, uint64_t size)
 {
-    struct shm_item *it = item_at(c, off);
+    struct shm_item *it = shm_item_at(c, off);
     uint32_t slot = LD(&it->slot);
     if (slot == ITEM_PAD_SLOT)
         return -1;
@@ -46,10 +41,9 @@ static int64_t item_owner(shmc_t *c, uint32_t stripe, uint64_t off, uint64_t siz
         return -2;
     if (shm_stripe_of_bucket(c, slot / SHMC_SLOTS_PER_BUCKET) != stripe)
         return -2;
-    struct shm_slot *s = shm_slot_at(c, slot);
-    if (LD(&s->item) != off)
+    if (shm_slot_off(c, slot) != off)
         return -1;
-    if (shm_slot_item_size(s) != size)
+    if (shm_slot_item_locked(c, slot) != it || size != LD(&it->size))
         return -2;
     return slot;
 }
@@ -69,7 +63,7 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
         ST(&st->wrap_end, 0);
         return true;
     }
-    uint32_t size = LD(&item_at(c, base + tail)->size);
+    uint32_t size = LD(&shm_item_at(c, base + tail)->size);
     if (size < sizeof(struct shm_item) || size % SHMC_ITEM_ALIGN || tail + size > limit) {
         shm_wipe_stripe_locked(c, stripe);
         return false;
@@ -81,16 +75,16 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
     }
     if (owner >= 0) {
         uint64_t idx = (uint64_t)owner;
-        struct shm_slot *s = shm_slot_at(c, idx);
-        a8 *hot = &c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET];
-        uint8_t hv = LD(hot);
+        struct shm_bucket *bk = shm_bucket_of(c, idx);
+        unsigned i = shm_slot_in(idx);
+        bool logref = LD(&bk->hot) & HOT_LOGREF(i);
         /* While most of the stripe's memory is dead bytes, a live item is
          * kept even if cold: evicting it would free nothing an exact LRU
          * would have to free. */
         bool roomy = LD(&st->st.bytes) <= c->stripe_bytes / 4 * 3;
-        if (!shm_slot_live_locked(c, s, gen)) {
+        if (!shm_slot_live_locked(c, idx, shm_item_at(c, base + tail), gen)) {
             shm_drop_slot_locked(c, idx, DROP_RECLAIM);
-        } else if (((hv & HOT_LOGREF) || roomy) && wrap_end && (head == tail || *reinserts > 0)) {
+        } else if ((logref || roomy) && wrap_end && (head == tail || *reinserts > 0)) {
             /* Second chance: the item becomes the newest in the log. The
              * free gap [head, tail) is just below it, so it slides down by
              * the gap (possibly overlapping itself: the copy runs upwards,
@@ -99,14 +93,13 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
              * overwrite the item's own old bytes. */
             if (head != tail) {
                 (*reinserts)--; /* only copies are rationed; in place is free */
-                uint32_t odd = shm_slot_begin(s);
+                uint32_t odd = shm_bucket_begin(bk);
                 shm_copy_within(c->base + base + head, c->base + base + tail, size);
-                ST(&s->item, base + head);
-                ST(&c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hint[idx % SHMC_SLOTS_PER_BUCKET],
-                   shm_item_hint(base + head));
-                shm_slot_end(s, odd);
+                ST(&bk->off[i], shm_off_encode(c, stripe, base + head));
+                shm_bucket_end(bk, odd);
             }
-            ST(hot, (uint8_t)(hv & ~HOT_LOGREF));
+            if (logref)
+                atomic_fetch_and_explicit(&bk->hot, ~HOT_LOGREF(i), memory_order_relaxed);
             ST(&st->head, head + size);
         } else {
             shm_drop_slot_locked(c, idx, DROP_EVICT);

@@ -90,7 +90,7 @@ static void check_log(shmc_t *c, uint32_t s, uint8_t *seen, struct report *rp)
                 if (slot >= c->nslots) {
                     problem(rp, "stripe %u: item at log offset %llu names slot %u of %llu", s,
                             (unsigned long long)off, slot, (unsigned long long)c->nslots);
-                } else if (LD(&shm_slot_at(c, slot)->item) == base + off) {
+                } else if (shm_slot_off(c, slot) == base + off) {
                     seen[slot / 8] = (uint8_t)(seen[slot / 8] | (1u << (slot % 8)));
                 }
             }
@@ -99,7 +99,10 @@ static void check_log(shmc_t *c, uint32_t s, uint8_t *seen, struct report *rp)
     }
 }
 
-static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbuf, struct report *rp)
+/* Keys homed in bucket b found living in their second bucket, counted as
+ * the walk meets them, to check each bucket's ovf word. */
+static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbuf, uint32_t *ovf_seen,
+                        struct report *rp)
 {
     struct shm_stripe *st = &c->stripes[s];
     uint64_t base = shm_arena_base(c, s);
@@ -107,33 +110,38 @@ static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbu
     uint32_t count_gen = LD(&st->count_gen);
     for (uint64_t b = s; b < c->nbuckets; b += c->nstripes) {
         struct shm_bucket *bk = &c->buckets[b];
+        uint32_t seq = LD(&bk->seq);
+        if (seq & 1)
+            problem(rp, "bucket %llu: left mid-write (odd sequence %u)", (unsigned long long)b, seq);
         for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
             uint64_t idx = b * SHMC_SLOTS_PER_BUCKET + i;
-            struct shm_slot *sl = &bk->slot[i];
-            uint32_t seq = LD(&sl->seq);
-            uint64_t item = LD(&sl->item);
-            if (seq & 1)
-                problem(rp, "slot %llu: left mid-write (odd sequence %u)", (unsigned long long)idx, seq);
+            uint64_t item = shm_slot_off(c, idx);
             if (!item) {
                 if (LD(&bk->tag[i]))
                     problem(rp, "slot %llu: empty but tagged", (unsigned long long)idx);
                 continue;
             }
-            uint32_t klen = LD(&sl->klen), vlen = LD(&sl->vlen);
-            uint8_t ntags = LD(&sl->ntags);
+            if (!LD(&bk->tag[i]))
+                problem(rp, "slot %llu: occupied but not tagged", (unsigned long long)idx);
+            if (item - base > c->stripe_bytes - sizeof(struct shm_item)) {
+                problem(rp, "slot %llu: item offset %llu outside its stripe's memory",
+                        (unsigned long long)idx, (unsigned long long)item);
+                continue;
+            }
+            struct shm_item *it = shm_item_at(c, item);
+            uint32_t klen = LD(&it->klen), vlen = LD(&it->vlen);
+            uint8_t ntags = LD(&it->ntags);
             uint64_t size = shm_item_size(klen, vlen, ntags);
             if (klen == 0 || klen > c->max_key || vlen > c->max_val || ntags > SHMC_TAGS_MAX) {
                 problem(rp, "slot %llu: lengths out of range (key %u, value %u)", (unsigned long long)idx,
                         klen, vlen);
                 continue;
             }
-            if (size > c->stripe_bytes || item < base || item - base > c->stripe_bytes - size ||
-                (item & (SHMC_ITEM_ALIGN - 1))) {
-                problem(rp, "slot %llu: item offset %llu outside its stripe's memory",
+            if (size > c->stripe_bytes || item - base > c->stripe_bytes - size) {
+                problem(rp, "slot %llu: item at %llu runs past its stripe's memory",
                         (unsigned long long)idx, (unsigned long long)item);
                 continue;
             }
-            struct shm_item *it = (struct shm_item *)(void *)(c->base + item);
             if (LD(&it->slot) != idx || LD(&it->size) != size)
                 problem(rp, "slot %llu: its item does not point back", (unsigned long long)idx);
             if (!(seen[idx / 8] & (1u << (idx % 8))))
@@ -141,15 +149,17 @@ static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbu
             shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen, c->max_key + 8);
             struct keyloc kl;
             shm_locate(c, kbuf, klen, &kl);
-            if (kl.h != LD(&sl->hash))
+            if ((uint32_t)kl.h != LD(&it->hash))
                 problem(rp, "slot %llu: stored hash does not match its key", (unsigned long long)idx);
             else if (kl.b[0] != b && kl.b[1] != b)
                 problem(rp, "slot %llu: key is in a bucket outside its probe set", (unsigned long long)idx);
             else if (LD(&bk->tag[i]) != kl.tag)
                 problem(rp, "slot %llu: tag does not match its key", (unsigned long long)idx);
             else if (shm_find_locked(c, &kl, kbuf, klen) != (int64_t)idx)
-                problem(rp, "slot %llu: key also stored in another slot", (unsigned long long)idx);
-            if (LD(&sl->gen) == count_gen) {
+                problem(rp, "slot %llu: key also stored in another slot, or unreachable", (unsigned long long)idx);
+            if (kl.b[0] != b && ovf_seen[kl.b[0]] < UINT32_MAX)
+                ovf_seen[kl.b[0]]++;
+            if (LD(&it->gen) == count_gen) {
                 items++;
                 bytes += size;
             }
@@ -163,6 +173,19 @@ static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbu
                 (unsigned long long)items, (unsigned long long)bytes);
 }
 
+/* A bucket's ovf may over-count (a saturated or corrupt-then-repaired
+ * word only costs readers a look at the second bucket) but never
+ * under-count: then a reader could miss a live key. */
+static void check_ovf(shmc_t *c, uint32_t s, const uint32_t *ovf_seen, struct report *rp)
+{
+    for (uint64_t b = s; b < c->nbuckets; b += c->nstripes) {
+        uint32_t v = LD(&c->buckets[b].ovf);
+        if (v != OVF_STUCK && v < ovf_seen[b])
+            problem(rp, "bucket %llu: ovf %u but %u of its keys live in their second bucket",
+                    (unsigned long long)b, v, ovf_seen[b]);
+    }
+}
+
 int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg), void *arg)
 {
     if (!c)
@@ -171,9 +194,11 @@ int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg), void *
     check_header(c, &rp);
     uint8_t *seen = calloc((c->nslots + 7) / 8, 1);
     uint8_t *kbuf = malloc(c->max_key + 8);
-    if (!seen || !kbuf) {
+    uint32_t *ovf_seen = calloc(c->nbuckets, sizeof(uint32_t));
+    if (!seen || !kbuf || !ovf_seen) {
         free(seen);
         free(kbuf);
+        free(ovf_seen);
         return -ENOMEM;
     }
     for (uint32_t s = 0; s < c->nstripes; s++) {
@@ -187,7 +212,8 @@ int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg), void *
             locked = true;
         }
         check_log(c, s, seen, &rp);
-        check_slots(c, s, seen, kbuf, &rp);
+        check_slots(c, s, seen, kbuf, ovf_seen, &rp);
+        check_ovf(c, s, ovf_seen, &rp);
         if (locked)
             shm_unlock(c, s);
     }
@@ -198,5 +224,6 @@ int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg), void *
     }
     free(seen);
     free(kbuf);
+    free(ovf_seen);
     return rp.n;
 }

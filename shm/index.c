@@ -2,36 +2,62 @@
  * index.c - the slots of the index, as writers see them.
  *
  * Invariants:
- *  - A key occupies at most one slot of its probe set (its two buckets, in
- *    one stripe). A writer reuses the slot a key already has, live or dead,
- *    so entries never move while live and readers never need tombstones.
- *    A store finds that slot by the key's full hash (shm_find_hash_locked);
- *    everything else, and every get, compares the key's bytes.
- *  - Every change to a slot happens under the stripe lock, inside the slot's
- *    seqlock: seq odd, release fence, fields, seq even with release. The
- *    bucket's tag is changed inside the same window.
+ *  - A key occupies at most one slot of its probe set (its home bucket and
+ *    its second bucket, in one stripe). A writer reuses the slot a key
+ *    already has, live or dead, so entries never move while live and
+ *    readers never need tombstones.
+ *  - Every change to a slot, and to the mutable fields of the item header
+ *    it points to, happens under the stripe lock inside the bucket's
+ *    seqlock: seq odd, release fence, fields, seq even with release.
+ *  - A bucket's ovf is non-zero while any key homed there lives in its
+ *    second bucket: it is raised before such a key is published and
+ *    lowered after it is gone, so a reader that skips the second bucket
+ *    because ovf was 0 can only miss a key whose set had not completed.
+ *  - Capacity is a promise (DESIGN invariant 7). segment.c gives the index
+ *    at least 1.8 slots per promised key; placement fills a key's home
+ *    bucket while it holds fewer than SHMC_HOME_FIRST keys (so most keys
+ *    need one bucket line), then takes the less loaded of the two. With
+ *    9-slot buckets that fills `capacity` keys without a full probe set
+ *    (docs/FORMAT.md, "Placement", has the simulation's figures).
  *  - curr_items/bytes of a stripe count the occupied slots written in
  *    generation count_gen; a clear makes them all dead at once, so the
  *    first writer after a clear restarts the count.
  */
 #include "internal.h"
+#include "state.h"
 #include "testhook.h"
 
-uint64_t shm_slot_item_size(struct shm_slot *s)
+#define SHMC_HOME_FIRST 5u
+
+uint64_t shm_item_bytes(struct shm_item *it)
 {
-    return shm_item_size(LD(&s->klen), LD(&s->vlen), LD(&s->ntags));
+    return shm_item_size(LD(&it->klen), LD(&it->vlen), LD(&it->ntags));
 }
 
-bool shm_slot_live_locked(const shmc_t *c, struct shm_slot *s, uint32_t gen)
+struct shm_item *shm_slot_item_locked(shmc_t *c, uint64_t idx)
 {
-    if (LD(&s->item) == 0 || LD(&s->gen) != gen)
+    uint64_t item = shm_slot_off(c, idx);
+    if (!item || !shm_item_ok(c, item, sizeof(struct shm_item)))
+        return NULL;
+    struct shm_item *it = shm_item_at(c, item);
+    uint32_t klen = LD(&it->klen);
+    uint8_t ntags = LD(&it->ntags);
+    if (klen == 0 || klen > c->max_key || ntags > SHMC_TAGS_MAX || LD(&it->vlen) > c->max_val)
+        return NULL;
+    uint64_t size = shm_item_bytes(it);
+    uint32_t stripe = shm_stripe_of_bucket(c, idx / SHMC_SLOTS_PER_BUCKET);
+    if (LD(&it->size) != size || item - shm_arena_base(c, stripe) > c->stripe_bytes - size)
+        return NULL;
+    return it;
+}
+
+bool shm_slot_live_locked(const shmc_t *c, uint64_t idx, struct shm_item *it, uint32_t gen)
+{
+    (void)idx;
+    if (!it)
         return false;
-    uint8_t state = LD(&s->state);
-    if (state & (SLOT_STALE | SLOT_NOVALUE))
-        return false;
-    if (shm_expired(LD(&s->expiry)))
-        return false;
-    return !(state & SLOT_TAGGED) || shm_tags_valid(c, LD(&s->item), LD(&s->ntags));
+    struct shm_emeta m = shm_emeta_of(it);
+    return shm_entry_state(c, (uint64_t)((uint8_t *)it - c->base), &m, gen) == ES_LIVE;
 }
 
 void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen)
@@ -44,153 +70,198 @@ void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen)
     }
 }
 
+void shm_ovf_add_locked(shmc_t *c, uint64_t home, int delta)
+{
+    a16 *o = &c->buckets[home].ovf;
+    uint32_t v = LD(o);
+    if (v == OVF_STUCK)
+        return; /* saturated: readers always look, and it stays so */
+    if (delta > 0)
+        ST(o, (uint16_t)(v + 1));
+    else if (v > 0)
+        ST(o, (uint16_t)(v - 1));
+}
+
+/* Whether bucket b may hold keys homed in `home` besides its own. */
+static inline bool second_in_use(const shmc_t *c, const struct keyloc *kl)
+{
+    return kl->nb == 2 && LD(&c->buckets[kl->b[0]].ovf) != 0;
+}
+
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen)
 {
-    for (int k = 0; k < kl->nb; k++) {
+    int nb = second_in_use(c, kl) ? 2 : 1;
+    for (int k = 0; k < nb; k++) {
         struct shm_bucket *bk = &c->buckets[kl->b[k]];
         for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
             if (LD(&bk->tag[i]) != kl->tag)
                 continue;
-            struct shm_slot *s = &bk->slot[i];
-            uint64_t item = LD(&s->item);
-            if (!item || LD(&s->hash) != kl->h || LD(&s->klen) != klen)
-                continue;
-            uint8_t ntags = LD(&s->ntags);
-            if (ntags > SHMC_TAGS_MAX || !shm_item_ok(c, item, shm_item_key_off(ntags) + shm_align_up(klen, 8)))
-                continue; /* corrupt: never follow it */
-            if (shm_equal(c->base + item + shm_item_key_off(ntags), key, klen))
-                return (int64_t)(kl->b[k] * SHMC_SLOTS_PER_BUCKET + i);
+            uint64_t idx = kl->b[k] * SHMC_SLOTS_PER_BUCKET + i;
+            struct shm_item *it = shm_slot_item_locked(c, idx);
+            if (!it || LD(&it->klen) != klen)
+                continue; /* corrupt slots are never followed */
+            if (shm_equal((uint8_t *)it + shm_item_key_off(LD(&it->ntags)), key, klen))
+                return (int64_t)idx;
         }
     }
     return -1;
 }
 
-/* The slot whose key has this full 64-bit hash and length, without
- * reading the key bytes (which would be a cache miss on a cold item). Only
- * for stores: if two keys ever shared a hash, a set of one replaces the
- * other, which is then simply evicted (every get compares the key bytes, so
- * it can never be served the wrong key's value). Operations whose result
- * depends on the key being present use shm_find_locked. */
-int64_t shm_find_hash_locked(shmc_t *c, const struct keyloc *kl, size_t klen)
+/* Count the stripe's items again from its slots: after a corrupt slot was
+ * dropped, the counters cannot know what it held. Rare, so a full walk. */
+static void recount_locked(shmc_t *c, uint32_t stripe)
 {
-    for (int k = 0; k < kl->nb; k++) {
-        struct shm_bucket *bk = &c->buckets[kl->b[k]];
+    struct shm_stripe *st = &c->stripes[stripe];
+    uint32_t gen = LD(&st->count_gen);
+    uint64_t items = 0, bytes = 0;
+    for (uint64_t b = stripe; b < c->nbuckets; b += c->nstripes) {
         for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
-            if (LD(&bk->tag[i]) != kl->tag)
-                continue;
-            struct shm_slot *s = &bk->slot[i];
-            if (LD(&s->item) && LD(&s->hash) == kl->h && LD(&s->klen) == klen)
-                return (int64_t)(kl->b[k] * SHMC_SLOTS_PER_BUCKET + i);
+            struct shm_item *it = shm_slot_item_locked(c, b * SHMC_SLOTS_PER_BUCKET + i);
+            if (it && LD(&it->gen) == gen) {
+                items++;
+                bytes += LD(&it->size);
+            }
         }
     }
-    return -1;
+    ST(&st->st.curr_items, items);
+    ST(&st->st.bytes, bytes);
 }
 
 /* Empty slot idx, accounting for why. */
 void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why)
 {
-    struct shm_bucket *bk = &c->buckets[idx / SHMC_SLOTS_PER_BUCKET];
-    unsigned i = (unsigned)(idx % SHMC_SLOTS_PER_BUCKET);
-    struct shm_slot *s = &bk->slot[i];
-    struct shm_stripe *st = &c->stripes[shm_stripe_of_bucket(c, idx / SHMC_SLOTS_PER_BUCKET)];
-    if (LD(&s->item) == 0)
+    uint64_t b = idx / SHMC_SLOTS_PER_BUCKET;
+    struct shm_bucket *bk = &c->buckets[b];
+    unsigned i = shm_slot_in(idx);
+    if (LD(&bk->off[i]) == 0 && LD(&bk->tag[i]) == 0)
         return;
-    bool fetched = LD(&bk->hot[i]) & HOT_FETCHED;
-    if (LD(&s->gen) == LD(&st->count_gen)) {
-        ST(&st->st.curr_items, LD(&st->st.curr_items) - 1);
-        ST(&st->st.bytes, LD(&st->st.bytes) - shm_slot_item_size(s));
+    uint32_t stripe = shm_stripe_of_bucket(c, b);
+    struct shm_stripe *st = &c->stripes[stripe];
+    struct shm_item *it = shm_slot_item_locked(c, idx);
+    if (it) {
+        bool fetched = LD(&bk->hot) & HOT_FETCHED(i);
+        if (LD(&it->gen) == LD(&st->count_gen)) {
+            ST(&st->st.curr_items, LD(&st->st.curr_items) - 1);
+            ST(&st->st.bytes, LD(&st->st.bytes) - LD(&it->size));
+        }
+        switch (why) {
+        case DROP_EVICT:
+            BUMP(&st->st.evictions, 1);
+            if (!fetched)
+                BUMP(&st->st.evicted_unfetched, 1);
+            break;
+        case DROP_RECLAIM:
+            BUMP(&st->st.reclaimed, 1);
+            if (!fetched && shm_expired(LD(&it->expiry)))
+                BUMP(&st->st.expired_unfetched, 1);
+            break;
+        case DROP_LOST:
+            BUMP(&st->st.recovered_lost, 1);
+            break;
+        case DROP_DELETE:
+            break;
+        }
     }
-    switch (why) {
-    case DROP_EVICT:
-        BUMP(&st->st.evictions, 1);
-        if (!fetched)
-            BUMP(&st->st.evicted_unfetched, 1);
-        break;
-    case DROP_RECLAIM:
-        BUMP(&st->st.reclaimed, 1);
-        if (!fetched && shm_expired(LD(&s->expiry)))
-            BUMP(&st->st.expired_unfetched, 1);
-        break;
-    case DROP_LOST:
-        BUMP(&st->st.recovered_lost, 1);
-        break;
-    case DROP_DELETE:
-        break;
-    }
-    uint32_t odd = shm_slot_begin(s);
-    SHMC_HOOK(SHMC_HOOK_CLEAR_SLOT, shm_stripe_of_bucket(c, idx / SHMC_SLOTS_PER_BUCKET));
+    uint32_t odd = shm_bucket_begin(bk);
+    SHMC_HOOK(SHMC_HOOK_CLEAR_SLOT, stripe);
     shm_slot_clear_fields(bk, i);
-    shm_slot_end(s, odd);
+    shm_bucket_end(bk, odd);
+    if (!it)
+        recount_locked(c, stripe); /* what the corrupt slot held is unknown */
+    /* After the key is gone from its second bucket, its home may stop
+     * sending readers there. */
+    if (it) {
+        uint64_t home = LD(&it->hash) & c->bucket_mask;
+        if (home != b)
+            shm_ovf_add_locked(c, home, -1);
+    }
 }
 
 void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i)
 {
-    struct shm_slot *s = &bk->slot[i];
-    ST(&s->item, 0);
-    ST(&s->hash, 0);
-    ST(&s->klen, 0);
-    ST(&s->vlen, 0);
-    ST(&s->state, 0);
-    ST(&s->ntags, 0);
-    ST(&s->lease, 0);
+    ST(&bk->off[i], 0);
     ST(&bk->tag[i], 0);
-    ST(&bk->hint[i], 0);
-    ST(&bk->hot[i], 0);
+    atomic_fetch_and_explicit(&bk->hot, ~HOT_ALL(i), memory_order_relaxed);
 }
 
-/* A slot for a key that has none: an empty one, else a dead one (expired,
- * cleared, invalidated), else the coldest by CLOCK. */
+static unsigned occupied(const struct shm_bucket *bk, int *free_slot)
+{
+    unsigned n = 0;
+    *free_slot = -1;
+    for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+        if (LD(&bk->tag[i]) | LD(&bk->off[i]))
+            n++;
+        else if (*free_slot < 0)
+            *free_slot = (int)i;
+    }
+    return n;
+}
+
+/* Take a slot in bucket k of the probe set: raise the home's ovf first when
+ * it is the second bucket (see the invariant above). */
+static int64_t take(shmc_t *c, const struct keyloc *kl, int k, unsigned i)
+{
+    if (k == 1)
+        shm_ovf_add_locked(c, kl->b[0], +1);
+    return (int64_t)(kl->b[k] * SHMC_SLOTS_PER_BUCKET + i);
+}
+
+/* A slot for a key that has none: a free one (placement above), else a
+ * dead one (cleared, expired, invalidated), else the coldest by CLOCK. The
+ * slot returned is empty. */
 int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen)
 {
-    uint64_t cand[2 * SHMC_SLOTS_PER_BUCKET];
-    unsigned n = 0;
-    for (int k = 0; k < kl->nb; k++)
-        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++)
-            cand[n++] = kl->b[k] * SHMC_SLOTS_PER_BUCKET + i;
-    for (unsigned k = 0; k < n; k++)
-        if (LD(&shm_slot_at(c, cand[k])->item) == 0)
-            return (int64_t)cand[k];
+    /* A slot carrying this key's tag whose item is corrupt (never followed
+     * by anyone) is freed first: a set of the key repairs it. Only slots
+     * with the key's tag are looked at, so this costs nothing otherwise. */
+    for (int k = 0; k < kl->nb; k++) {
+        struct shm_bucket *bk = &c->buckets[kl->b[k]];
+        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+            uint64_t idx = kl->b[k] * SHMC_SLOTS_PER_BUCKET + i;
+            if (LD(&bk->tag[i]) == kl->tag && !shm_slot_item_locked(c, idx))
+                shm_drop_slot_locked(c, idx, DROP_LOST);
+        }
+    }
+    int f0, f1 = -1;
+    unsigned n0 = occupied(&c->buckets[kl->b[0]], &f0);
+    unsigned n1 = kl->nb == 2 ? occupied(&c->buckets[kl->b[1]], &f1) : SHMC_SLOTS_PER_BUCKET;
+    if (f0 >= 0 && (n0 < SHMC_HOME_FIRST || n0 <= n1))
+        return take(c, kl, 0, (unsigned)f0);
+    if (f1 >= 0)
+        return take(c, kl, 1, (unsigned)f1);
     /* Dead slots, those without an outstanding lease first (a lease
      * placeholder dropped here makes its holder's set fail as stale). */
     for (int pass = 0; pass < 2; pass++) {
-        for (unsigned k = 0; k < n; k++) {
-            struct shm_slot *s = shm_slot_at(c, cand[k]);
-            if (pass == 0 && LD(&s->lease))
-                continue;
-            if (!shm_slot_live_locked(c, s, gen)) {
-                shm_drop_slot_locked(c, cand[k], DROP_RECLAIM);
-                return (int64_t)cand[k];
+        for (int k = 0; k < kl->nb; k++) {
+            for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+                uint64_t idx = kl->b[k] * SHMC_SLOTS_PER_BUCKET + i;
+                struct shm_item *it = shm_slot_item_locked(c, idx);
+                if (it && pass == 0 && LD(&it->lease))
+                    continue;
+                if (!shm_slot_live_locked(c, idx, it, gen)) {
+                    shm_drop_slot_locked(c, idx, it ? DROP_RECLAIM : DROP_LOST);
+                    return take(c, kl, k, i);
+                }
             }
         }
     }
-    /* CLOCK, one hand per bucket: the hand visits the bucket's slots in
-     * order, clearing reference bits, and evicts the first slot not
-     * referenced since its last visit, so every slot is visited once per
-     * eight evictions from its bucket. Of the two buckets, take the one
-     * whose hand already rests on a cold slot, else alternate by hash. */
-    int first = (int)(kl->h >> 63) % kl->nb;
-    for (int k = 0; k < kl->nb; k++) {
-        struct shm_bucket *bk = &c->buckets[kl->b[k]];
-        unsigned hand = LD(&bk->hand) % SHMC_SLOTS_PER_BUCKET;
-        if (!(LD(&bk->hot[hand]) & HOT_REF)) {
-            first = k;
+    /* CLOCK over the probe set: starting where the stripe's hand points,
+     * clear reference bits until a slot without one turns up; it goes.
+     * After a full lap every bit is clear, so the lap ends at the start. */
+    struct shm_stripe *st = &c->stripes[kl->stripe];
+    unsigned n = (unsigned)kl->nb * SHMC_SLOTS_PER_BUCKET;
+    unsigned pos = LD(&st->hand) % n;
+    for (unsigned step = 0; step < n; step++) {
+        struct shm_bucket *bk = &c->buckets[kl->b[pos / SHMC_SLOTS_PER_BUCKET]];
+        uint32_t bit = HOT_REF(pos % SHMC_SLOTS_PER_BUCKET);
+        if (!(LD(&bk->hot) & bit))
             break;
-        }
+        atomic_fetch_and_explicit(&bk->hot, ~bit, memory_order_relaxed);
+        pos = (pos + 1) % n;
     }
-    uint64_t b = kl->b[first];
-    struct shm_bucket *bk = &c->buckets[b];
-    unsigned hand = LD(&bk->hand) % SHMC_SLOTS_PER_BUCKET;
-    for (unsigned step = 0; step < SHMC_SLOTS_PER_BUCKET; step++) {
-        uint8_t hv = LD(&bk->hot[hand]);
-        if (!(hv & HOT_REF))
-            break;
-        ST(&bk->hot[hand], (uint8_t)(hv & ~HOT_REF));
-        hand = (hand + 1) % SHMC_SLOTS_PER_BUCKET;
-    }
-    /* After a full lap every bit is clear and the hand is back at the
-     * start: that slot goes. */
-    ST(&bk->hand, (uint8_t)((hand + 1) % SHMC_SLOTS_PER_BUCKET));
-    uint64_t idx = b * SHMC_SLOTS_PER_BUCKET + hand;
-    shm_drop_slot_locked(c, idx, DROP_EVICT);
-    return (int64_t)idx;
+    ST(&st->hand, pos + 1);
+    int k = (int)(pos / SHMC_SLOTS_PER_BUCKET);
+    unsigned i = pos % SHMC_SLOTS_PER_BUCKET;
+    shm_drop_slot_locked(c, kl->b[k] * SHMC_SLOTS_PER_BUCKET + i, DROP_EVICT);
+    return take(c, kl, k, i);
 }

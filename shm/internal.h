@@ -46,7 +46,7 @@ struct shmc {
     struct shm_proc    *procs;
     a64                *tags;
     struct shm_bucket  *buckets;
-    uint64_t nbuckets, bucket_mask, nslots;
+    uint64_t nbuckets, bucket_mask, nslots, capacity;
     uint32_t nstripes, stripe_mask;
     uint64_t arena_off, stripe_bytes, memory;
     uint32_t max_key, max_val, proc_slots;
@@ -66,7 +66,8 @@ struct shmc {
 /* ---- hash.c */
 uint64_t shm_hash(const void *key, size_t len, uint64_t seed);
 
-/* Where a key lives: its two buckets (same stripe), stripe and tag. */
+/* Where a key lives: its home bucket b[0] and second bucket b[1] (same
+ * stripe; nb == 1 when the stripe has one bucket), stripe and tag. */
 struct keyloc {
     uint64_t h;
     uint64_t b[2];
@@ -88,6 +89,7 @@ int64_t  shm_ttl_left(uint64_t expiry);
 /* ---- segment.c */
 int  shm_validate_name(const char *name, char *path, size_t pathsz, char *canon, size_t canonsz);
 uint64_t shm_fingerprint(void);
+uint32_t shm_mapping_hugepages(const shmc_t *c); /* 1: mapped with huge pages */
 
 /* ---- lock.c */
 int  shm_lock(shmc_t *c, uint32_t stripe);
@@ -122,54 +124,79 @@ static inline struct shm_proc *shm_row(shmc_t *c, bool *shared)
 }
 uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum);
 
-/* ---- index.c: slots */
-static inline struct shm_slot *shm_slot_at(const shmc_t *c, uint64_t idx)
+/* ---- index.c: slots. A slot is named by its global index
+ * idx = bucket * SHMC_SLOTS_PER_BUCKET + i. */
+static inline struct shm_bucket *shm_bucket_of(const shmc_t *c, uint64_t idx)
 {
-    return &c->buckets[idx / SHMC_SLOTS_PER_BUCKET].slot[idx % SHMC_SLOTS_PER_BUCKET];
+    return &c->buckets[idx / SHMC_SLOTS_PER_BUCKET];
 }
+static inline unsigned shm_slot_in(uint64_t idx) { return (unsigned)(idx % SHMC_SLOTS_PER_BUCKET); }
 static inline uint32_t shm_stripe_of_bucket(const shmc_t *c, uint64_t b)
 {
     return (uint32_t)(b & c->stripe_mask);
 }
-/* Writer side of a slot's seqlock (stripe lock held): make seq odd (it
- * may already be odd if a writer died inside), with a release fence that
- * pairs with the reader's acquire fence before its second seq load; then
- * change the fields; then shm_slot_end publishes them with an even seq
- * (release, pairing with the reader's acquire load of seq). */
-static inline uint32_t shm_slot_begin(struct shm_slot *s)
-{
-    uint32_t odd = LD(&s->seq) | 1u;
-    ST(&s->seq, odd);
-    atomic_thread_fence(memory_order_release);
-    return odd;
-}
-static inline void shm_slot_end(struct shm_slot *s, uint32_t odd)
-{
-    atomic_store_explicit(&s->seq, odd + 1, memory_order_release);
-}
-/* Empty slot i of bucket bk (inside shm_slot_begin/end). */
-void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i);
-/* The bucket hint for an item at segment offset off (0: none). */
-static inline uint32_t shm_item_hint(uint64_t off)
-{
-    return off / 8 <= UINT32_MAX ? (uint32_t)(off / 8) : 0;
-}
-uint64_t shm_slot_item_size(struct shm_slot *s);
-bool shm_slot_live_locked(const shmc_t *c, struct shm_slot *s, uint32_t gen);
-int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
-int64_t shm_find_hash_locked(shmc_t *c, const struct keyloc *kl, size_t klen);
-int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen);
-enum shm_drop { DROP_DELETE, DROP_EVICT, DROP_RECLAIM, DROP_LOST };
-void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why);
-void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen);
-
-/* ---- arena.c */
-int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen);
-void shm_arena_reset_locked(shmc_t *c, uint32_t stripe);
 static inline uint64_t shm_arena_base(const shmc_t *c, uint32_t stripe)
 {
     return c->arena_off + (uint64_t)stripe * c->stripe_bytes;
 }
+/* A slot's off word <-> the segment offset of its item (0 = empty). The
+ * word counts 8-byte units from the stripe's item memory, so it reaches
+ * 32 GiB per stripe (checked at creation). */
+static inline uint32_t shm_off_encode(const shmc_t *c, uint32_t stripe, uint64_t item)
+{
+    return (uint32_t)((item - shm_arena_base(c, stripe)) / SHMC_ITEM_ALIGN + 1);
+}
+static inline uint64_t shm_off_decode(const shmc_t *c, uint64_t bucket, uint32_t off)
+{
+    return off ? shm_arena_base(c, shm_stripe_of_bucket(c, bucket)) + (uint64_t)(off - 1) * SHMC_ITEM_ALIGN
+               : 0;
+}
+static inline struct shm_item *shm_item_at(const shmc_t *c, uint64_t item)
+{
+    return (struct shm_item *)(void *)(c->base + item);
+}
+/* The segment offset of slot idx's item, 0 when empty (not bounds-checked). */
+static inline uint64_t shm_slot_off(const shmc_t *c, uint64_t idx)
+{
+    return shm_off_decode(c, idx / SHMC_SLOTS_PER_BUCKET, LD(&shm_bucket_of(c, idx)->off[shm_slot_in(idx)]));
+}
+/* Writer side of a bucket's seqlock (stripe lock held): make seq odd (it
+ * may already be odd if a writer died inside), with a release fence that
+ * pairs with the reader's acquire fence before its second seq load; then
+ * change the slots or the item headers they point to; then
+ * shm_bucket_end publishes them with an even seq (release, pairing with the
+ * reader's acquire load of seq). */
+static inline uint32_t shm_bucket_begin(struct shm_bucket *bk)
+{
+    uint32_t odd = LD(&bk->seq) | 1u;
+    ST(&bk->seq, odd);
+    atomic_thread_fence(memory_order_release);
+    return odd;
+}
+static inline void shm_bucket_end(struct shm_bucket *bk, uint32_t odd)
+{
+    atomic_store_explicit(&bk->seq, odd + 1, memory_order_release);
+}
+/* Empty slot i of bucket bk (inside shm_bucket_begin/end). */
+void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i);
+/* Slot idx's item when the slot is occupied and the item is whole and
+ * inside the slot's stripe (lengths in range, size matching), else NULL:
+ * the locked paths treat a corrupt slot as empty and never follow it. */
+struct shm_item *shm_slot_item_locked(shmc_t *c, uint64_t idx);
+uint64_t shm_item_bytes(struct shm_item *it);
+bool shm_slot_live_locked(const shmc_t *c, uint64_t idx, struct shm_item *it, uint32_t gen);
+int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
+int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen);
+enum shm_drop { DROP_DELETE, DROP_EVICT, DROP_RECLAIM, DROP_LOST };
+void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why);
+void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen);
+/* Note that a key homed in bucket `home` now lives in its second bucket
+ * (before it is published there) or no longer does (after it is gone). */
+void shm_ovf_add_locked(shmc_t *c, uint64_t home, int delta);
+
+/* ---- arena.c */
+int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen);
+void shm_arena_reset_locked(shmc_t *c, uint32_t stripe);
 
 static inline uint32_t shm_gen(const shmc_t *c)
 {
@@ -218,6 +245,7 @@ struct store_extra {
     uint32_t lease_gseq;
 };
 int  shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen);
+uint64_t shm_next_token_locked(shmc_t *c, uint32_t stripe);
 void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl);
 /* Validate key (writable handle), locate it and lock its stripe. */
 int  shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, uint32_t *gen);

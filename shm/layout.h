@@ -12,7 +12,7 @@
  *   stripes_off       stripe[stripes]     lock, item-log state, write counters
  *   procs_off         proc[proc_slots]    per-process(thread) read counters
  *   tags_off          a64[tag_slots]      last invalidation of each tag
- *   index_off         bucket[buckets]     tag line + 8 slots each
+ *   index_off         bucket[buckets]     one line: 9 slots (tag, offset), seqlock
  *   arena_off         item memory, one contiguous log per stripe
  *
  * All fields of shared structs are C11 atomics: processes read them without
@@ -30,13 +30,14 @@
 #include "shmcache.h" /* SHMC_TAGS_MAX */
 
 #define SHMC_MAGIC            "SHMCACHE"
-#define SHMC_LAYOUT_VERSION   1u
+#define SHMC_LAYOUT_VERSION   2u
 #define SHMC_CACHELINE        64u
 #define SHMC_HEADER_SIZE      4096u
-#define SHMC_SLOTS_PER_BUCKET 8u
+#define SHMC_SLOTS_PER_BUCKET 9u
 #define SHMC_PROC_SLOTS       1024u
 #define SHMC_ITEM_ALIGN       8u
 #define SHMC_TAG_SLOTS        16384u /* words of the tag table */
+#define SHMC_STRIPE_BYTES_MAX (((uint64_t)UINT32_MAX - 1) * SHMC_ITEM_ALIGN) /* slot offsets are 32-bit */
 #define SHMC_HASH_VERSION     1u     /* bump when shm_hash or shm_locate change */
 
 typedef _Atomic uint8_t  a8;
@@ -81,8 +82,9 @@ struct shm_header {
     uint64_t tags_off;            /* 144 tag table */
     uint32_t tag_slots;           /* 152 power of two */
     uint32_t pad1;                /* 156 */
-    uint64_t header_check;        /* 160 hash of bytes [0, 160), ready as 0 */
-    uint8_t  pad0[SHMC_CACHELINE * 3 - 168];
+    uint64_t capacity;            /* 160 distinct keys promised (index holds more slots) */
+    uint64_t header_check;        /* 168 hash of bytes [0, 168), ready as 0 */
+    uint8_t  pad0[SHMC_CACHELINE * 3 - 176];
     /* Mutable part, one line each so writers do not slow readers. */
     alignas(SHMC_CACHELINE) a64 generation;   /* bumped by shmc_clear */
     alignas(SHMC_CACHELINE) struct {
@@ -114,6 +116,7 @@ struct shm_stripe {
     pthread_mutex_t lock;                 /* robust, process-shared */
     a32  dirty;                           /* 1 while the holder changes state */
     a32  count_gen;                       /* generation curr_items/bytes count */
+    a32  hand;                            /* the index's CLOCK hand (index.c) */
     /* Item log (see arena.c): [tail, head) holds items, circular; when the
      * log has wrapped, data before the wrap ends at wrap_end. All offsets
      * are relative to the stripe's arena. This line also holds the first
@@ -141,75 +144,81 @@ struct shm_proc {
 };
 
 /*
- * A slot of the index. Protected by its seqlock `seq`: a writer (holding the
- * stripe lock) makes seq odd, writes, makes it even. Readers copy fields and
- * trust them only if seq was even and unchanged around the copy.
- * item == 0 means the slot is empty.
+ * The index: buckets of SHMC_SLOTS_PER_BUCKET slots, one cache line each.
+ * The line holds everything a reader needs to find and validate an entry,
+ * so a get costs one miss for the bucket and one dependent miss for the
+ * item (whose header holds the rest: docs/FORMAT.md):
+ *
+ *  - tag: 16 bits of the key's hash per slot, never 0 when occupied (0 =
+ *    empty), so a lookup compares tags before touching any item;
+ *  - off: where the slot's item is, in 8-byte units from the start of the
+ *    bucket's stripe's item memory, plus one (0 = empty);
+ *  - seq: the bucket's seqlock. A writer (holding the stripe lock) makes it
+ *    odd, changes slots of the bucket or the header of an item one of them
+ *    points to, and makes it even. Readers copy and trust what they copied
+ *    only if seq was even and unchanged around the copy. One word for the
+ *    whole line: every change of a slot rewrites the line anyway, so a
+ *    per-slot word would only narrow the window of a retry, and it costs
+ *    three slots of room;
+ *  - hot: bits readers set once per cycle (HOT_REF(i): referenced since the
+ *    index's CLOCK last passed; HOT_FETCHED(i): read since written;
+ *    HOT_LOGREF(i): referenced since the item log's tail last passed), with
+ *    atomic OR; writers clear them with atomic AND, so neither loses the
+ *    other's bits;
+ *  - ovf: how many keys whose home is this bucket live in their second
+ *    bucket (saturating: OVF_STUCK means "always look"). A reader looks at
+ *    the second bucket only when it is non-zero. Writer-only.
  */
+#define HOT_REF(i)     (1u << (i))
+#define HOT_FETCHED(i) (1u << (9 + (i)))
+#define HOT_LOGREF(i)  (1u << (18 + (i)))
+#define HOT_ALL(i)     (HOT_REF(i) | HOT_FETCHED(i) | HOT_LOGREF(i))
+#define OVF_STUCK      0xffffu
+struct shm_bucket {
+    a16 tag[SHMC_SLOTS_PER_BUCKET];   /* 0  */
+    a16 ovf;                          /* 18 */
+    a32 seq;                          /* 20 */
+    a32 hot;                          /* 24 */
+    a32 off[SHMC_SLOTS_PER_BUCKET];   /* 28 */
+};
+
+/*
+ * An item in a stripe's log: this header, then the tag references (if
+ * any), the key padded to 8, the value padded to 8; `size` covers it all.
+ * `slot` is the global index of the slot that owns it: an item is live only
+ * while that slot points back. The header's mutable fields (expiry, state,
+ * lease) change only inside the owning bucket's seqlock. Filler at the end
+ * of the log has slot == ITEM_PAD_SLOT and only `size` set.
+ */
+#define ITEM_PAD_SLOT 0xffffffffu
 enum {
-    SLOT_STALE  = 0x01,  /* invalidated: misses for get, readable as stale */
-    SLOT_LEASED = 0x02,  /* a lease is outstanding on this key */
-    SLOT_TAGGED = 0x04,  /* the item carries tag references */
+    SLOT_STALE   = 0x01, /* invalidated: misses for get, readable as stale */
+    SLOT_LEASED  = 0x02, /* a lease is outstanding on this key */
+    SLOT_TAGGED  = 0x04, /* the item carries tag references */
     SLOT_NOVALUE = 0x08, /* placeholder holding only a key and its lease */
 };
-struct shm_slot {
-    a32 seq;
-    a32 gen;            /* generation it was written in (low 32 bits) */
-    a64 item;           /* offset of the item in the segment; 0 = empty */
-    a64 hash;           /* full 64-bit hash of the key */
-    a64 expiry;         /* absolute CLOCK_MONOTONIC ms; 0 = never */
-    a64 cas;
-    a32 vlen;
-    a32 flags;
-    a16 klen;
-    a8  state;          /* SLOT_* bits */
-    a8  ntags;          /* tag references in the item (SLOT_TAGGED) */
-    a32 lease_gseq;     /* tag_seq (low 32 bits) when the lease was granted */
-    a64 lease;          /* outstanding lease token, 0 = none (lease.c) */
-};
-
-/* The first line of a bucket, read by every lookup:
- *  - tag: 16 bits of the key's hash per slot (never 0 when occupied), so a
- *    lookup compares tags before touching any slot;
- *  - hint: the slot's item offset / 8 (0 when unknown or past 32 GiB), so
- *    a reader can start loading the item while the slot's line is still on
- *    its way: the two cache misses overlap instead of following each other;
- *  - hot: a byte per slot that readers set once: HOT_REF, referenced since
- *    the index's CLOCK hand last passed; HOT_LOGREF, referenced since the
- *    item log's tail last passed (two bits, so one CLOCK clearing its bit
- *    does not make the entry cold for the other); HOT_FETCHED, read at
- *    least once since written;
- *  - hand: this bucket's CLOCK hand.
- * Tags and hints are hints: only a validated slot read is trusted, and a
- * hint is only ever used as a prefetch address. */
-enum { HOT_REF = 0x01, HOT_FETCHED = 0x02, HOT_LOGREF = 0x04, HOT_ALL = 0x07 };
-struct shm_bucket {
-    a16 tag[SHMC_SLOTS_PER_BUCKET];
-    a8  hot[SHMC_SLOTS_PER_BUCKET];
-    a8  hand;
-    uint8_t pad[7];
-    a32 hint[SHMC_SLOTS_PER_BUCKET];
-    struct shm_slot slot[SHMC_SLOTS_PER_BUCKET];
-};
-
-
-/* An item in a stripe's log. Followed by the tag references (if any), the
- * key padded to 8, the value padded to 8; `size` covers all of it. `slot`
- * is the global index of the slot that owns it (an item is live only while
- * that slot points back). Lengths live in the slot, so the header is only
- * what a walk of the log needs: 8 bytes of overhead per entry. */
-#define ITEM_PAD_SLOT 0xffffffffu /* marks filler at the end of the log */
 struct shm_item {
-    a32 size;
-    a32 slot;
+    a32 size;           /* 0  bytes of the whole item */
+    a32 slot;           /* 4  owning slot (bucket * SLOTS + i) */
+    a64 expiry;         /* 8  absolute CLOCK_MONOTONIC ms; 0 = never */
+    a64 cas;            /* 16 */
+    a32 vlen;           /* 24 */
+    a32 flags;          /* 28 user flags */
+    a16 klen;           /* 32 */
+    a8  state;          /* 34 SLOT_* bits */
+    a8  ntags;          /* 35 tag references after the header */
+    a32 gen;            /* 36 generation written in (low 32 bits) */
+    a64 lease;          /* 40 outstanding lease token, 0 = none (lease.c) */
+    a32 lease_gseq;     /* 48 tag_seq (low 32 bits) at the lease's grant */
+    a32 hash;           /* 52 low 32 bits of the key's hash: its home bucket */
 };
 
 _Static_assert(sizeof(struct shm_header) == SHMC_CACHELINE * 6, "header layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_header) <= SHMC_HEADER_SIZE, "header too big");
-_Static_assert(sizeof(struct shm_slot) == 64, "slot layout changed: bump SHMC_LAYOUT_VERSION");
-_Static_assert(sizeof(struct shm_bucket) == 64 * 9, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
+_Static_assert(sizeof(struct shm_bucket) == SHMC_CACHELINE, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
+_Static_assert(offsetof(struct shm_bucket, off) == 28, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_proc) == 128, "proc row layout changed: bump SHMC_LAYOUT_VERSION");
-_Static_assert(sizeof(struct shm_item) == 8, "item header changed: bump SHMC_LAYOUT_VERSION");
+_Static_assert(sizeof(struct shm_item) == 56, "item header changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_stripe) % SHMC_CACHELINE == 0, "stripe not line-sized");
 _Static_assert(offsetof(struct shm_stripe, st.cmd_set) / SHMC_CACHELINE ==
                offsetof(struct shm_stripe, head) / SHMC_CACHELINE, "per-set stripe fields span lines");

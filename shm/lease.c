@@ -30,25 +30,18 @@
 
 #include "internal.h"
 
-static uint64_t new_token(shmc_t *c, uint32_t stripe)
-{
-    struct shm_stripe *st = &c->stripes[stripe];
-    uint64_t ctr = LD(&st->cas_next);
-    ST(&st->cas_next, ctr + 1);
-    return (ctr << 10) | stripe;
-}
-
 /* Put a lease on a slot holding a dead value (invalidated, expired or
  * tag-invalidated): the value is marked stale for good, so that the
  * expiry can carry the lease's deadline. */
-static void lease_slot_locked(struct shm_slot *s, uint64_t token, uint32_t gseq, uint64_t deadline)
+static void lease_slot_locked(struct shm_bucket *bk, struct shm_item *s, uint64_t token, uint32_t gseq,
+                              uint64_t deadline)
 {
-    uint32_t odd = shm_slot_begin(s);
+    uint32_t odd = shm_bucket_begin(bk);
     ST(&s->lease, token);
     ST(&s->lease_gseq, gseq);
     ST(&s->expiry, deadline);
     ST(&s->state, (uint8_t)(LD(&s->state) | SLOT_LEASED | SLOT_STALE));
-    shm_slot_end(s, odd);
+    shm_bucket_end(bk, odd);
 }
 
 int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
@@ -77,8 +70,8 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
             return r;
         struct shm_stripe *st = &c->stripes[kl.stripe];
         int64_t idx = shm_find_locked(c, &kl, key, klen);
-        struct shm_slot *s = idx >= 0 ? shm_slot_at(c, (uint64_t)idx) : NULL;
-        if (s && shm_slot_live_locked(c, s, gen)) {
+        struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
+        if (shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
             shm_unlock(c, kl.stripe);
             continue;
         }
@@ -100,12 +93,12 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
                 BUMP(&row->lease_waits, 1);
             return -EBUSY;
         }
-        uint64_t token = new_token(c, kl.stripe);
+        uint64_t token = shm_next_token_locked(c, kl.stripe);
         uint32_t gseq = (uint32_t)shm_tag_seq(c);
         uint64_t deadline = shm_expiry_from_ttl(lease_ms);
         ST(&st->dirty, 1);
         if (s) {
-            lease_slot_locked(s, token, gseq, deadline);
+            lease_slot_locked(shm_bucket_of(c, (uint64_t)idx), s, token, gseq, deadline);
         } else {
             struct store_extra x = {NULL, 0, 0, SLOT_NOVALUE, token, gseq};
             shm_store_locked(c, &kl, key, klen, "", 0, deadline, 0, gen, &x);
@@ -164,7 +157,7 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
     int64_t idx = shm_find_locked(c, &kl, key, klen);
-    struct shm_slot *s = idx >= 0 ? shm_slot_at(c, (uint64_t)idx) : NULL;
+    struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
     bool ok = s && LD(&s->lease) == lease && LD(&s->gen) == gen;
     if (ok) {
         uint32_t since = LD(&s->lease_gseq);
@@ -173,7 +166,7 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
         /* The tags of the value the lease replaces cover the key too. */
         if (ok && (LD(&s->state) & SLOT_TAGGED)) {
             uint32_t old[SHMC_TAGS_MAX];
-            unsigned n = shm_item_tag_indexes(c, LD(&s->item), LD(&s->ntags), old);
+            unsigned n = shm_item_tag_indexes(c, (uint64_t)((uint8_t *)s - c->base), LD(&s->ntags), old);
             if (shm_tags_changed_since(c, old, n, since))
                 ok = false;
         }
@@ -185,10 +178,11 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
          * out a fresh one at once, not wait for this one to expire. */
         if (s && LD(&s->lease) == lease) {
             ST(&st->dirty, 1);
-            uint32_t odd = shm_slot_begin(s);
+            struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)idx);
+            uint32_t odd = shm_bucket_begin(bk);
             ST(&s->lease, 0);
             ST(&s->state, (uint8_t)(LD(&s->state) & ~SLOT_LEASED));
-            shm_slot_end(s, odd);
+            shm_bucket_end(bk, odd);
             ST(&st->dirty, 0);
         }
     } else {
@@ -230,8 +224,8 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
     int64_t idx = shm_find_locked(c, &kl, key, klen);
     r = -ENOENT;
     if (idx >= 0) {
-        struct shm_slot *s = shm_slot_at(c, (uint64_t)idx);
-        bool live = shm_slot_live_locked(c, s, gen);
+        struct shm_item *s = shm_slot_item_locked(c, (uint64_t)idx);
+        bool live = shm_slot_live_locked(c, (uint64_t)idx, s, gen);
         ST(&st->dirty, 1);
         if (LD(&s->gen) != gen) {
             shm_drop_slot_locked(c, (uint64_t)idx, DROP_RECLAIM);
@@ -239,10 +233,11 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
             /* a placeholder only carries a lease: killing it is dropping it */
             shm_drop_slot_locked(c, (uint64_t)idx, DROP_DELETE);
         } else {
-            uint32_t odd = shm_slot_begin(s);
+            struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)idx);
+            uint32_t odd = shm_bucket_begin(bk);
             ST(&s->state, (uint8_t)((LD(&s->state) | SLOT_STALE) & ~SLOT_LEASED));
             ST(&s->lease, 0);
-            shm_slot_end(s, odd);
+            shm_bucket_end(bk, odd);
         }
         ST(&st->dirty, 0);
         if (live)

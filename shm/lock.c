@@ -6,7 +6,7 @@
  * process-shared mutexes: the kernel hands the next locker EOWNERDEAD. The
  * holder sets the stripe's `dirty` word while it changes anything; if the
  * dead holder left it set, its half-done change cannot be trusted and the
- * stripe is wiped (every slot emptied through its seqlock, the item log
+ * stripe is wiped (every bucket emptied through its seqlock, the item log
  * reset); otherwise the stripe is intact and only marked consistent again.
  * Waits are bounded: a lock that a live but stuck process (or a corrupt
  * segment) never releases yields -EDEADLK instead of a hang.
@@ -25,18 +25,21 @@ void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe)
     uint64_t lost = 0;
     for (uint64_t b = stripe; b < c->nbuckets; b += c->nstripes) {
         struct shm_bucket *bk = &c->buckets[b];
-        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
-            struct shm_slot *s = &bk->slot[i];
-            uint32_t seq = LD(&s->seq);
-            if (LD(&s->item) == 0 && !(seq & 1))
-                continue;
-            /* Odd (possibly already odd from the dead writer), change, even:
-             * any reader that started before sees the sequence move. */
-            uint32_t odd = shm_slot_begin(s);
+        unsigned used = 0;
+        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++)
+            used += (LD(&bk->off[i]) | LD(&bk->tag[i])) != 0;
+        if (!used && !(LD(&bk->seq) & 1) && !LD(&bk->ovf) && !LD(&bk->hot))
+            continue;
+        /* Odd (possibly already odd from the dead writer), change, even:
+         * any reader that started before sees the sequence move. Every key
+         * homed here lived in this stripe, so ovf restarts at 0. */
+        uint32_t odd = shm_bucket_begin(bk);
+        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++)
             shm_slot_clear_fields(bk, i);
-            shm_slot_end(s, odd);
-            lost++;
-        }
+        ST(&bk->ovf, 0);
+        ST(&bk->hot, 0);
+        shm_bucket_end(bk, odd);
+        lost += used;
     }
     shm_arena_reset_locked(c, stripe);
     ST(&st->st.curr_items, 0);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "state.h"
 
 int shmc_clear(shmc_t *c)
 {
@@ -41,12 +42,14 @@ int64_t shmc_flush_expired(shmc_t *c)
         ST(&st->dirty, 1);
         for (uint64_t b = s; b < c->nbuckets; b += c->nstripes) {
             for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
-                struct shm_slot *sl = &c->buckets[b].slot[i];
-                if (!LD(&sl->item))
+                uint64_t idx = b * SHMC_SLOTS_PER_BUCKET + i;
+                struct shm_item *it = shm_slot_item_locked(c, idx);
+                if (!it)
                     continue;
-                bool dead = LD(&sl->gen) != gen || shm_expired(LD(&sl->expiry));
-                if (dead) {
-                    shm_drop_slot_locked(c, b * SHMC_SLOTS_PER_BUCKET + i, DROP_RECLAIM);
+                struct shm_emeta m = shm_emeta_of(it);
+                enum shm_estate es = shm_entry_state(c, (uint64_t)((uint8_t *)it - c->base), &m, gen);
+                if (shm_entry_reclaimable(es, m.expiry)) {
+                    shm_drop_slot_locked(c, idx, DROP_RECLAIM);
                     n++;
                 }
             }
@@ -61,48 +64,50 @@ int64_t shmc_flush_expired(shmc_t *c)
  * <0 error. With all, stale entries and lease placeholders are reported. */
 static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, bool all, uint8_t *kbuf, shmc_entry_t *e)
 {
-    struct shm_slot *s = shm_slot_at(c, idx);
+    struct shm_bucket *bk = shm_bucket_of(c, idx);
+    unsigned i = shm_slot_in(idx);
     for (unsigned attempt = 0; attempt < SHMC_READ_RETRIES * 16; attempt++) {
-        uint32_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+        uint32_t s1 = atomic_load_explicit(&bk->seq, memory_order_acquire);
         if (s1 & 1) {
             cpu_relax();
             continue;
         }
-        uint64_t item = LD(&s->item);
-        uint32_t klen = LD(&s->klen), vlen = LD(&s->vlen);
-        uint8_t ntags = LD(&s->ntags), state = LD(&s->state);
-        uint64_t expiry = LD(&s->expiry);
-        bool present = item && LD(&s->gen) == gen;
-        bool sane = klen && klen <= c->max_key && ntags <= SHMC_TAGS_MAX &&
-                    shm_item_ok(c, item, shm_item_size(klen, vlen, ntags));
-        bool stale = false;
-        if (present && sane) {
-            shm_copy_out(kbuf, c->base + item + shm_item_key_off(ntags), klen, c->max_key + 8);
-            stale = (state & SLOT_STALE) || (expiry && shm_expired(expiry)) ||
-                    (ntags && !shm_tags_valid(c, item, ntags));
-            e->klen = klen;
-            e->vlen = vlen;
-            e->flags = LD(&s->flags);
-            e->cas = LD(&s->cas);
-            e->ntags = ntags;
-            e->ttl_ms = expiry ? shm_ttl_left(expiry) : -1;
-            uint8_t hot = LD(&c->buckets[idx / SHMC_SLOTS_PER_BUCKET].hot[idx % SHMC_SLOTS_PER_BUCKET]);
-            e->state = ((hot & HOT_FETCHED) ? SHMC_ENTRY_FETCHED : 0) |
-                       (stale ? SHMC_ENTRY_STALE : 0) |
-                       /* a lease's deadline is the slot's expiry */
-                       ((state & SLOT_LEASED) && LD(&s->lease) && !shm_expired(expiry)
-                            ? SHMC_ENTRY_LEASED : 0) |
-                       (ntags ? SHMC_ENTRY_TAGGED : 0) |
-                       ((state & SLOT_NOVALUE) ? SHMC_ENTRY_NOVALUE : 0);
+        uint64_t item = shm_off_decode(c, idx / SHMC_SLOTS_PER_BUCKET, LD(&bk->off[i]));
+        bool sane = !item || shm_item_ok(c, item, sizeof(struct shm_item));
+        enum shm_estate es = ES_EMPTY;
+        if (item && sane) {
+            struct shm_item *it = shm_item_at(c, item);
+            uint32_t klen = LD(&it->klen), vlen = LD(&it->vlen);
+            struct shm_emeta m = shm_emeta_of(it);
+            sane = klen && klen <= c->max_key && m.ntags <= SHMC_TAGS_MAX &&
+                   shm_item_ok(c, item, shm_item_size(klen, vlen, m.ntags));
+            if (sane) {
+                es = shm_entry_state(c, item, &m, gen);
+                shm_copy_out(kbuf, c->base + item + shm_item_key_off(m.ntags), klen, c->max_key + 8);
+                e->klen = klen;
+                e->vlen = vlen;
+                e->flags = LD(&it->flags);
+                e->cas = LD(&it->cas);
+                e->ntags = m.ntags;
+                e->ttl_ms = m.expiry ? shm_ttl_left(m.expiry) : -1;
+                uint32_t hot = LD(&bk->hot);
+                e->state = ((hot & HOT_FETCHED(i)) ? SHMC_ENTRY_FETCHED : 0) |
+                           (es == ES_STALE || es == ES_EXPIRED ? SHMC_ENTRY_STALE : 0) |
+                           /* a lease's deadline is the entry's expiry */
+                           ((m.state & SLOT_LEASED) && LD(&it->lease) && !shm_expired(m.expiry)
+                                ? SHMC_ENTRY_LEASED : 0) |
+                           (m.ntags ? SHMC_ENTRY_TAGGED : 0) |
+                           (es == ES_PLACEHOLDER ? SHMC_ENTRY_NOVALUE : 0);
+            }
         }
         atomic_thread_fence(memory_order_acquire);
-        if (LD(&s->seq) != s1)
+        if (LD(&bk->seq) != s1)
             continue;
-        if (!present)
-            return 0;
         if (!sane)
             return -EBADMSG;
-        if (e->state & (SHMC_ENTRY_STALE | SHMC_ENTRY_NOVALUE))
+        if (es == ES_EMPTY || es == ES_FLUSHED)
+            return 0;
+        if (es != ES_LIVE)
             return all ? 1 : 0;
         return 1;
     }
@@ -197,7 +202,8 @@ int shmc_stats(shmc_t *c, shmc_stats_t *o)
     o->lease_waits = LD(&sum.lease_waits);
     o->cmd_get = o->get_hits + o->get_misses + o->stale_hits;
     o->tag_invalidations = LD(&c->hdr->tag_invalidations);
-    o->capacity = c->nslots;
+    o->capacity = c->capacity;
+    o->index_slots = c->nslots;
     o->limit_maxbytes = c->memory;
     o->stripes = c->nstripes;
     o->max_key_len = c->max_key;

@@ -5,114 +5,119 @@
  * exact key, never one a completed delete/clear/invalidation removed, and on
  * its common path takes no lock and writes nothing another process writes.
  *
- * Reader protocol for one slot (the writer's is in index.c / write.c):
+ * Reader protocol for one bucket (the writer's is in index.c / write.c):
  *
- *   s1 = load_acquire(slot.seq)        pairs with the writer's release store
+ *   s1 = load_acquire(bucket.seq)      pairs with the writer's release store
  *   if s1 odd: a writer is inside: retry   of the even seq that ends a write
- *   copy slot fields, key and value      relaxed atomic loads; nothing read
+ *   for each slot whose tag matches:
+ *     item = stripe base + 8 * (off - 1)   bounds-checked against item memory
+ *     copy the item header, compare the key, copy the value
+ *                                        relaxed atomic loads; nothing read
  *                                        here is trusted or followed beyond
  *                                        bounds checked against the mapping
  *   acquire fence                        orders the copies before the re-check;
  *                                        pairs with the writer's release fence
  *                                        after making seq odd
- *   s2 = load_relaxed(slot.seq)
- *   s1 == s2: the copy is one whole state of the slot; else retry.
+ *   s2 = load_relaxed(bucket.seq)
+ *   s1 == s2: the copy is one whole state of the bucket and of the headers
+ *   its slots point to (their mutable fields change only inside the
+ *   bucket's seqlock); else retry.
+ *
+ * So a hit costs the bucket's line, then the item's lines (whose address
+ * the bucket gives): one dependent miss. The second bucket is read only
+ * when the home bucket's ovf says some key homed here lives there.
  *
  * Item bytes can be reused by a later allocation; such a writer issues a
- * release fence before writing them (arena.c, write.c), after the slot that
- * pointed there had its seq moved, so a reader that copied reused bytes sees
- * a moved seq. After SHMC_READ_RETRIES failed attempts the reader takes the
- * stripe lock, which also repairs a slot left odd by a writer that died.
+ * release fence before writing them (arena.c, write.c), after the bucket
+ * that pointed there had its seq moved, so a reader that copied reused
+ * bytes sees a moved seq. After SHMC_READ_RETRIES failed attempts the
+ * reader takes the stripe lock, which also repairs a bucket left odd by a
+ * writer that died.
  */
 #include <errno.h>
 #include <sched.h>
 
 #include "internal.h"
+#include "state.h"
 
 enum rd { RD_HIT, RD_NOTHERE, RD_RETRY, RD_EXPIRED, RD_FLUSHED, RD_STALE, RD_NOVALUE, RD_CORRUPT };
 
 struct rdout {
     uint64_t cas, expiry;
     uint32_t flags, vlen;
-    uint64_t slot;
-    uint8_t  state;
+    uint64_t bucket;
+    unsigned slot;
 };
 
-static inline bool validate(struct shm_slot *s, uint32_t s1)
+static inline bool validate(struct shm_bucket *bk, uint32_t s1)
 {
     atomic_thread_fence(memory_order_acquire);
-    return LD(&s->seq) == s1;
+    return LD(&bk->seq) == s1;
 }
 
-/* Read slot idx for key. Copies the value into buf when it is live and
- * fits; with want_stale, a stale (invalidated/expired) value is copied too. */
-static enum rd read_slot(shmc_t *c, uint64_t idx, const struct keyloc *kl, const void *key,
-                         size_t klen, void *buf, size_t cap, uint32_t gen, bool want_stale,
-                         struct rdout *o)
+static const enum rd rd_of_state[] = {
+    [ES_EMPTY] = RD_NOTHERE,  [ES_FLUSHED] = RD_FLUSHED, [ES_PLACEHOLDER] = RD_NOVALUE,
+    [ES_STALE] = RD_STALE,    [ES_EXPIRED] = RD_EXPIRED, [ES_LIVE] = RD_HIT,
+};
+
+/* Look for key in bucket b. Copies the value into buf when it is live and
+ * fits; with want_stale, a stale (invalidated/expired) value is copied too.
+ * *ovf gets the bucket's ovf word (read inside the same window). */
+static enum rd probe(shmc_t *c, uint64_t b, const struct keyloc *kl, const void *key, size_t klen,
+                     void *buf, size_t cap, uint32_t gen, bool want_stale, struct rdout *o,
+                     uint32_t *ovf)
 {
-    struct shm_slot *s = shm_slot_at(c, idx);
-    uint32_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+    struct shm_bucket *bk = &c->buckets[b];
+    uint32_t s1 = atomic_load_explicit(&bk->seq, memory_order_acquire);
     if (s1 & 1)
         return RD_RETRY;
-    uint64_t item = LD(&s->item);
-    if (!item || LD(&s->hash) != kl->h || LD(&s->klen) != klen)
-        return validate(s, s1) ? RD_NOTHERE : RD_RETRY;
-    uint32_t vlen = LD(&s->vlen);
-    uint8_t ntags = LD(&s->ntags);
-    uint64_t size = shm_item_size(klen, vlen, ntags);
-    /* Bounds before following the offset: a torn read or a corrupt segment
-     * must not make us read outside the arena. */
-    if (!shm_item_ok(c, item, size))
-        return validate(s, s1) ? RD_CORRUPT : RD_RETRY;
-    if (!shm_equal(c->base + item + shm_item_key_off(ntags), key, klen))
-        return validate(s, s1) ? RD_NOTHERE : RD_RETRY;
-    uint32_t sgen = LD(&s->gen);
-    uint8_t state = LD(&s->state);
-    uint64_t expiry = LD(&s->expiry);
-    enum rd res = RD_HIT;
-    if (sgen != gen)
-        res = RD_FLUSHED;
-    else if (state & SLOT_NOVALUE)
-        res = RD_NOVALUE;
-    else if (state & SLOT_STALE)
-        res = RD_STALE;
-    else if (ntags && !shm_tags_valid(c, item, ntags))
-        res = RD_STALE;
-    else if (expiry && shm_expired(expiry))
-        res = RD_EXPIRED;
-    o->cas = LD(&s->cas);
-    o->flags = LD(&s->flags);
-    o->vlen = vlen;
-    o->expiry = expiry;
-    o->slot = idx;
-    o->state = state;
-    if ((res == RD_HIT || (want_stale && (res == RD_STALE || res == RD_EXPIRED))) && vlen <= cap && vlen)
-        shm_copy_out(buf, c->base + item + shm_item_val_off(klen, ntags), vlen, cap);
-    return validate(s, s1) ? res : RD_RETRY;
+    *ovf = LD(&bk->ovf);
+    if (*ovf && kl->nb == 2 && b == kl->b[0]) /* start the second line now */
+        __builtin_prefetch(&c->buckets[kl->b[1]], 0);
+    uint64_t sbase = shm_arena_base(c, kl->stripe);
+    for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+        if (LD(&bk->tag[i]) != kl->tag)
+            continue;
+        uint32_t off = LD(&bk->off[i]);
+        if (!off)
+            continue;
+        uint64_t item = sbase + (uint64_t)(off - 1) * SHMC_ITEM_ALIGN;
+        /* Bounds before following the offset: a torn read or a corrupt
+         * segment must not make us read outside item memory. */
+        if (!shm_item_ok(c, item, sizeof(struct shm_item)))
+            return validate(bk, s1) ? RD_CORRUPT : RD_RETRY;
+        struct shm_item *it = shm_item_at(c, item);
+        if (LD(&it->klen) != klen)
+            continue;
+        struct shm_emeta m = {LD(&it->expiry), LD(&it->gen), LD(&it->state), LD(&it->ntags)};
+        uint32_t vlen = LD(&it->vlen);
+        if (m.ntags > SHMC_TAGS_MAX || !shm_item_ok(c, item, shm_item_size(klen, vlen, m.ntags)))
+            return validate(bk, s1) ? RD_CORRUPT : RD_RETRY;
+        if (!shm_equal(c->base + item + shm_item_key_off(m.ntags), key, klen))
+            continue;
+        enum rd res = rd_of_state[shm_entry_state(c, item, &m, gen)];
+        o->cas = LD(&it->cas);
+        o->flags = LD(&it->flags);
+        o->vlen = vlen;
+        o->expiry = m.expiry;
+        o->bucket = b;
+        o->slot = i;
+        if ((res == RD_HIT || (want_stale && (res == RD_STALE || res == RD_EXPIRED))) && vlen <= cap && vlen)
+            shm_copy_out(buf, c->base + item + shm_item_val_off(klen, m.ntags), vlen, cap);
+        return validate(bk, s1) ? res : RD_RETRY;
+    }
+    return validate(bk, s1) ? RD_NOTHERE : RD_RETRY;
 }
 
 static enum rd lookup(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen, void *buf,
                       size_t cap, bool want_stale, struct rdout *o)
 {
     uint32_t gen = shm_gen(c);
-    for (int k = 0; k < kl->nb; k++) {
-        struct shm_bucket *bk = &c->buckets[kl->b[k]];
-        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
-            if (LD(&bk->tag[i]) != kl->tag)
-                continue;
-            /* Start the item's line (its key, then the value) loading now,
-             * in parallel with the slot's: the hint may be stale, in which
-             * case this was a wasted prefetch, nothing more. */
-            uint32_t hint = LD(&bk->hint[i]);
-            if (hint) /* integer arithmetic: a wild hint is no pointer */
-                __builtin_prefetch((const void *)((uintptr_t)c->base + (uintptr_t)hint * 8), 0);
-            enum rd r = read_slot(c, kl->b[k] * SHMC_SLOTS_PER_BUCKET + i, kl, key, klen, buf, cap,
-                                  gen, want_stale, o);
-            if (r != RD_NOTHERE)
-                return r;
-        }
-    }
-    return RD_NOTHERE;
+    uint32_t ovf;
+    enum rd r = probe(c, kl->b[0], kl, key, klen, buf, cap, gen, want_stale, o, &ovf);
+    if (r != RD_NOTHERE || !ovf || kl->nb < 2)
+        return r;
+    return probe(c, kl->b[1], kl, key, klen, buf, cap, gen, want_stale, o, &ovf);
 }
 
 int shm_check_key(const shmc_t *c, const void *key, size_t klen)
@@ -212,9 +217,9 @@ int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
     /* CLOCK reference and "fetched" bits: written only when not yet set, so
      * a hot entry costs one shared write per eviction cycle, not per get. */
     if (shm_writable(c)) {
-        a8 *hot = &c->buckets[o.slot / SHMC_SLOTS_PER_BUCKET].hot[o.slot % SHMC_SLOTS_PER_BUCKET];
-        if (LD(hot) != HOT_ALL)
-            ST(hot, HOT_ALL);
+        a32 *hot = &c->buckets[o.bucket].hot;
+        if ((LD(hot) & HOT_ALL(o.slot)) != HOT_ALL(o.slot))
+            atomic_fetch_or_explicit(hot, HOT_ALL(o.slot), memory_order_relaxed);
     }
     if (info) {
         info->cas = o.cas;

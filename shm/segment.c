@@ -79,7 +79,7 @@ uint64_t shm_fingerprint(void)
     const uint64_t parts[] = {
         SHMC_LAYOUT_VERSION, sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
         SHMC_CACHELINE, sizeof(struct shm_header), sizeof(struct shm_stripe),
-        sizeof(struct shm_proc), sizeof(struct shm_bucket), sizeof(struct shm_slot),
+        sizeof(struct shm_proc), sizeof(struct shm_bucket),
         sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, SHMC_HASH_VERSION, 0x0102030405060708ull,
     };
     return shm_hash(parts, sizeof(parts), 0x5348434d46505231ull);
@@ -96,7 +96,7 @@ static uint64_t header_check(const struct shm_header *h)
 }
 
 struct geometry {
-    uint64_t buckets, memory, stripe_bytes;
+    uint64_t capacity, buckets, memory, stripe_bytes;
     uint32_t stripes, max_key, max_val, mode;
     uint64_t stripes_off, procs_off, tags_off, index_off, arena_off, size;
 };
@@ -110,6 +110,15 @@ static uint64_t next_pow2(uint64_t v)
 }
 
 static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+
+/* Buckets for a promised capacity: at least 1.8 slots per key (9-slot
+ * buckets, at least capacity / 5 of them), a power of two, at least 2.
+ * docs/FORMAT.md ("Placement") shows why that is enough. */
+static uint64_t index_buckets(uint64_t capacity)
+{
+    uint64_t b = next_pow2((capacity + 4) / 5);
+    return b < 2 ? 2 : b;
+}
 
 static void place(struct geometry *g)
 {
@@ -130,6 +139,7 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
     uint64_t cap = cfg->capacity ? cfg->capacity : d.capacity;
     if (cap > SHMC_CAPACITY_MAX)
         return -EINVAL;
+    g->capacity = cap;
     if (cfg->max_key_len == 0 || cfg->max_key_len > SHMC_KEY_MAX)
         return -EINVAL;
     if (cfg->max_value_len == 0 || cfg->max_value_len > SHMC_VALUE_MAX)
@@ -139,7 +149,7 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
     g->max_key = cfg->max_key_len;
     g->max_val = cfg->max_value_len;
     g->mode = cfg->mode ? cfg->mode : 0600;
-    g->buckets = next_pow2((cap + SHMC_SLOTS_PER_BUCKET - 1) / SHMC_SLOTS_PER_BUCKET);
+    g->buckets = index_buckets(cap);
     uint64_t memory = cfg->memory ? cfg->memory : cap * 256;
     if (memory > (1ull << 44))
         return -EINVAL;
@@ -147,20 +157,30 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
     uint32_t s;
     if (cfg->stripes) {
         s = cfg->stripes;
-        if (!is_pow2(s) || s > SHMC_STRIPES_MAX || s > g->buckets)
+        if (!is_pow2(s) || s > SHMC_STRIPES_MAX)
             return -EINVAL;
         if (memory / s < max_item)
             return -EINVAL; /* a stripe's memory must hold the largest item */
+        if (memory / s > SHMC_STRIPE_BYTES_MAX)
+            return -EINVAL; /* a slot addresses 32 GiB of its stripe */
+        if (g->buckets < 2 * (uint64_t)s)
+            g->buckets = 2 * (uint64_t)s; /* every key gets a second bucket */
     } else {
         /* As many stripes as useful (up to 64) while each stripe's item
          * memory still holds two of the largest items. */
         s = 64;
-        while (s > g->buckets)
+        while (s > g->buckets / 2)
             s >>= 1;
         while (s > 1 && memory / s < 2 * max_item)
             s >>= 1;
         if (memory / s < max_item)
             return -EINVAL;
+        while (memory / s > SHMC_STRIPE_BYTES_MAX && s < SHMC_STRIPES_MAX)
+            s <<= 1;
+        if (memory / s > SHMC_STRIPE_BYTES_MAX)
+            return -EINVAL;
+        if (g->buckets < 2 * (uint64_t)s)
+            g->buckets = 2 * (uint64_t)s;
     }
     g->stripes = s;
     g->stripe_bytes = (memory / s) & ~(uint64_t)(SHMC_CACHELINE - 1);
@@ -178,17 +198,20 @@ static int geometry_from_header(const struct shm_header *h, uint64_t st_size, st
         return -EBADMSG;
     if (!is_pow2(h->stripes) || h->stripes > SHMC_STRIPES_MAX)
         return -EBADMSG;
-    if (!is_pow2(h->buckets) || h->buckets < h->stripes ||
-        h->buckets > SHMC_CAPACITY_MAX / SHMC_SLOTS_PER_BUCKET)
+    if (h->capacity == 0 || h->capacity > SHMC_CAPACITY_MAX)
+        return -EBADMSG;
+    if (!is_pow2(h->buckets) || h->buckets < 2 * (uint64_t)h->stripes ||
+        h->buckets < index_buckets(h->capacity) || h->buckets > 2 * index_buckets(SHMC_CAPACITY_MAX))
         return -EBADMSG;
     if (h->max_key_len == 0 || h->max_key_len > SHMC_KEY_MAX || h->max_value_len == 0 ||
         h->max_value_len > SHMC_VALUE_MAX)
         return -EBADMSG;
-    if (h->stripe_bytes % SHMC_CACHELINE || h->stripe_bytes > (1ull << 44) ||
+    if (h->stripe_bytes % SHMC_CACHELINE || h->stripe_bytes > SHMC_STRIPE_BYTES_MAX ||
         h->memory != h->stripe_bytes * h->stripes)
         return -EBADMSG;
     if (h->stripe_bytes < shm_item_size(h->max_key_len, h->max_value_len, SHMC_TAGS_MAX))
         return -EBADMSG;
+    g->capacity = h->capacity;
     g->buckets = h->buckets;
     g->stripes = h->stripes;
     g->memory = h->memory;
@@ -233,6 +256,7 @@ static void handle_from_geometry(shmc_t *c, const struct geometry *g)
     c->nbuckets = g->buckets;
     c->bucket_mask = g->buckets - 1;
     c->nslots = g->buckets * SHMC_SLOTS_PER_BUCKET;
+    c->capacity = g->capacity;
     c->nstripes = g->stripes;
     c->stripe_mask = g->stripes - 1;
     c->arena_off = g->arena_off;
@@ -271,6 +295,59 @@ static uint64_t random_seed(void)
     return v ^ shm_now_ms() ^ ((uint64_t)getpid() << 32);
 }
 
+/* Segments at least this big ask for huge pages: the index and item memory
+ * of a big cache are touched at random, and 4 KiB pages then cost a TLB
+ * miss on most gets. */
+#define HUGE_MIN_BYTES (8ull << 20)
+
+/* Map the whole object. Large mappings are advised MADV_HUGEPAGE before any
+ * page is touched (the advice counts at fault time); it takes effect where
+ * /dev/shm is mounted huge=advise or huge=within_size, and is harmless
+ * elsewhere. Then every page is faulted in now, so that a worker's first
+ * touch of an index or item page does not cost a page fault inside a get:
+ * MAP_POPULATE when no advice is needed, else MADV_POPULATE_(READ|WRITE)
+ * after it (Linux >= 5.14; on older kernels pages fault in lazily). */
+static uint8_t *map_segment(int fd, uint64_t size, bool ro, bool populate)
+{
+    int prot = ro ? PROT_READ : PROT_READ | PROT_WRITE;
+    bool huge = size >= HUGE_MIN_BYTES;
+    uint8_t *base = mmap(NULL, size, prot, MAP_SHARED | (populate && !huge ? MAP_POPULATE : 0), fd, 0);
+    if (base == MAP_FAILED || !huge)
+        return base;
+    (void)madvise(base, size, MADV_HUGEPAGE);
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+    if (populate)
+        (void)madvise(base, size, ro ? MADV_POPULATE_READ : MADV_POPULATE_WRITE);
+    return base;
+}
+
+uint32_t shm_mapping_hugepages(const shmc_t *c)
+{
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (!f)
+        return 0;
+    char line[256];
+    bool inside = false;
+    unsigned long long kb = 0;
+    uintptr_t lo = (uintptr_t)c->base;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long a, b;
+        if (sscanf(line, "%llx-%llx ", &a, &b) == 2) {
+            inside = a >= lo && a < lo + c->size;
+            continue;
+        }
+        unsigned long long v;
+        if (inside && (sscanf(line, "ShmemPmdMapped: %llu kB", &v) == 1 ||
+                       sscanf(line, "FilePmdMapped: %llu kB", &v) == 1))
+            kb += v;
+    }
+    fclose(f);
+    return kb > 0;
+}
+
 /* Build a segment in the fd (already sized and mapped at base). */
 static int build(uint8_t *base, const struct geometry *g)
 {
@@ -284,6 +361,7 @@ static int build(uint8_t *base, const struct geometry *g)
     h->owner_uid = (uint32_t)geteuid();
     h->stripes = g->stripes;
     h->buckets = g->buckets;
+    h->capacity = g->capacity;
     h->memory = g->memory;
     h->stripe_bytes = g->stripe_bytes;
     h->max_key_len = g->max_key;
@@ -364,8 +442,7 @@ static int create_segment(const char *path, const struct geometry *g, bool popul
     }
     /* Prefaulted like an attach (see attach_segment): the creator is often
      * the process that serves, or forks the workers that inherit this map. */
-    base = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0),
-                fd, 0);
+    base = map_segment(fd, g->size, false, populate);
     if (base == MAP_FAILED) {
         r = errno == ENOMEM ? -ENOMEM : -errno;
         goto fail;
@@ -433,8 +510,7 @@ static int attach_segment(shmc_t *c, const char *path, const shmc_config_t *cfg,
     /* MAP_POPULATE maps every page now (the memory is already allocated in
      * tmpfs): a worker's first touch of each index and item page would
      * otherwise cost a page fault inside a get. */
-    int mflags = MAP_SHARED | ((c->flags & SHMC_LAZY) ? 0 : MAP_POPULATE);
-    uint8_t *base = mmap(NULL, g->size, ro ? PROT_READ : PROT_READ | PROT_WRITE, mflags, fd, 0);
+    uint8_t *base = map_segment(fd, g->size, ro, !(c->flags & SHMC_LAZY));
     if (base == MAP_FAILED) {
         r = -errno;
         goto fail;
@@ -573,7 +649,8 @@ int shmc_probe(const char *path, shmc_info_t *info)
             info->layout_version = h.layout_version;
             info->slots_per_bucket = h.slots_per_bucket;
             info->buckets = h.buckets;
-            info->capacity = h.buckets * h.slots_per_bucket;
+            info->capacity = h.capacity;
+            info->index_slots = h.buckets * h.slots_per_bucket;
             info->memory = h.memory;
             info->segment_size = (uint64_t)sb.st_size;
             info->stripes = h.stripes;
@@ -597,7 +674,9 @@ int shmc_info(shmc_t *c, shmc_info_t *info)
     info->layout_version = SHMC_LAYOUT_VERSION;
     info->slots_per_bucket = SHMC_SLOTS_PER_BUCKET;
     info->buckets = c->nbuckets;
-    info->capacity = c->nslots;
+    info->capacity = c->capacity;
+    info->index_slots = c->nslots;
+    info->hugepages = shm_mapping_hugepages(c);
     info->memory = c->memory;
     info->segment_size = c->size;
     info->stripes = c->nstripes;
@@ -613,7 +692,7 @@ int shmc_info(shmc_t *c, shmc_info_t *info)
     uint64_t used = 0;
     for (uint64_t b = 0; b < c->nbuckets; b++)
         for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++)
-            used += LD(&c->buckets[b].slot[i].item) != 0;
+            used += LD(&c->buckets[b].off[i]) != 0;
     info->used_slots = used;
     return 0;
 }

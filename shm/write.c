@@ -45,20 +45,41 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
                            uint64_t expiry, uint32_t flags, const struct store_extra *x)
 {
     struct shm_stripe *st = &c->stripes[kl->stripe];
-    struct shm_bucket *bk = &c->buckets[idx / SHMC_SLOTS_PER_BUCKET];
-    unsigned i = (unsigned)(idx % SHMC_SLOTS_PER_BUCKET);
-    struct shm_slot *s = &bk->slot[i];
+    struct shm_bucket *bk = shm_bucket_of(c, idx);
+    unsigned i = shm_slot_in(idx);
     unsigned ntags = x ? x->ntags : 0;
     uint64_t size = shm_item_size(klen, vlen, ntags);
     uint32_t gen = LD(&st->count_gen);
 
-    /* The item first: nobody references these bytes yet, but a reader of
-     * their previous owner may still be copying them; this fence orders our
-     * stores after the seq change that retired that owner. */
+    /* The old item's bytes stay as they are: once the slot points away
+     * they are dead, and the log reclaims them. */
+    struct shm_item *old = shm_slot_item_locked(c, idx);
+    if (old && LD(&old->gen) == gen) {
+        ST(&st->st.curr_items, LD(&st->st.curr_items) - 1);
+        ST(&st->st.bytes, LD(&st->st.bytes) - LD(&old->size));
+    }
+    uint64_t cas = shm_next_token_locked(c, kl->stripe);
+
+    /* The item, whole, before the slot points at it. Nobody references
+     * these bytes yet, but a reader of their previous owner may still be
+     * copying them; this fence orders our stores after the seq change that
+     * retired that owner. */
     atomic_thread_fence(memory_order_release);
-    struct shm_item *it = (struct shm_item *)(void *)(c->base + off);
+    struct shm_item *it = shm_item_at(c, off);
     ST(&it->size, (uint32_t)size);
     ST(&it->slot, (uint32_t)idx);
+    ST(&it->expiry, expiry);
+    ST(&it->cas, cas);
+    ST(&it->vlen, (uint32_t)vlen);
+    ST(&it->flags, flags);
+    ST(&it->klen, (uint16_t)klen);
+    ST(&it->state, (uint8_t)((x ? x->state : 0) | (ntags ? SLOT_TAGGED : 0) |
+                             (x && x->lease ? SLOT_LEASED : 0)));
+    ST(&it->ntags, (uint8_t)ntags);
+    ST(&it->gen, gen);
+    ST(&it->lease, x ? x->lease : 0);
+    ST(&it->lease_gseq, x ? x->lease_gseq : 0);
+    ST(&it->hash, (uint32_t)kl->h);
     if (ntags) {
         uint8_t area[8 + 4 * SHMC_TAGS_MAX];
         memcpy(area, &x->tag_seq, 8);
@@ -69,38 +90,14 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     if (vlen)
         shm_copy_in(c->base + off + shm_item_val_off(klen, ntags), val, vlen);
 
-    if (LD(&s->item) && LD(&s->gen) == gen) {
-        ST(&st->st.curr_items, LD(&st->st.curr_items) - 1);
-        ST(&st->st.bytes, LD(&st->st.bytes) - shm_slot_item_size(s));
-    }
-    uint64_t cas = LD(&st->cas_next);
-    ST(&st->cas_next, cas + 1);
-
-    uint32_t odd = shm_slot_begin(s);
+    uint32_t odd = shm_bucket_begin(bk);
     SHMC_HOOK(SHMC_HOOK_SLOT_ODD, kl->stripe);
-    ST(&s->item, off);
-    ST(&s->hash, kl->h);
-    ST(&s->expiry, expiry);
-    ST(&s->cas, (cas << 10) | kl->stripe); /* unique across stripes */
-    ST(&s->vlen, (uint32_t)vlen);
-    ST(&s->flags, flags);
-    ST(&s->klen, (uint16_t)klen);
-    ST(&s->state, (uint8_t)((x ? x->state : 0) | (ntags ? SLOT_TAGGED : 0) |
-                            (x && x->lease ? SLOT_LEASED : 0)));
-    ST(&s->ntags, (uint8_t)ntags);
-    ST(&s->lease, x ? x->lease : 0);
-    ST(&s->lease_gseq, x ? x->lease_gseq : 0);
-    ST(&s->gen, gen);
-    /* The bucket's first line is read by every lookup: leave it untouched
-     * (shared in every cache) when nothing in it changes, as when a key is
-     * overwritten and was not read since. */
+    ST(&bk->off[i], shm_off_encode(c, kl->stripe, off));
     if (LD(&bk->tag[i]) != kl->tag)
         ST(&bk->tag[i], kl->tag);
-    if (LD(&bk->hint[i]) != shm_item_hint(off))
-        ST(&bk->hint[i], shm_item_hint(off));
-    if (LD(&bk->hot[i]))
-        ST(&bk->hot[i], 0);
-    shm_slot_end(s, odd);
+    if (LD(&bk->hot) & HOT_ALL(i))
+        atomic_fetch_and_explicit(&bk->hot, ~HOT_ALL(i), memory_order_relaxed);
+    shm_bucket_end(bk, odd);
 
     BUMP(&st->st.curr_items, 1);
     BUMP(&st->st.bytes, size);
@@ -118,11 +115,21 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
     ST(&st->dirty, 1);
     uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
     int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
-    int64_t idx = shm_find_hash_locked(c, kl, klen);
+    int64_t idx = shm_find_locked(c, kl, key, klen);
     if (idx < 0)
         idx = shm_choose_slot_locked(c, kl, gen);
     publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags, x);
     ST(&st->dirty, 0);
+}
+
+/* A value unique in the segment's life: the stripe's counter times 1024
+ * plus the stripe (CAS values and lease tokens). */
+uint64_t shm_next_token_locked(shmc_t *c, uint32_t stripe)
+{
+    struct shm_stripe *st = &c->stripes[stripe];
+    uint64_t ctr = LD(&st->cas_next);
+    ST(&st->cas_next, ctr + 1);
+    return (ctr << 10) | stripe;
 }
 
 /* Lock the key's stripe and bring its counters to the current generation. */
@@ -183,7 +190,8 @@ static int store(shmc_t *c, enum store_op op, const void *key, size_t klen, cons
     struct shm_stripe *st = &c->stripes[kl.stripe];
     if (op != OP_SET) {
         int64_t idx = shm_find_locked(c, &kl, key, klen);
-        bool live = idx >= 0 && shm_slot_live_locked(c, shm_slot_at(c, (uint64_t)idx), gen);
+        struct shm_item *it = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
+        bool live = shm_slot_live_locked(c, (uint64_t)idx, it, gen);
         if (op == OP_ADD && live)
             r = -EEXIST;
         else if (op == OP_REPLACE && !live)
@@ -191,7 +199,7 @@ static int store(shmc_t *c, enum store_op op, const void *key, size_t klen, cons
         else if (op == OP_CAS && !live) {
             BUMP(&st->st.cas_misses, 1);
             r = -ENOENT;
-        } else if (op == OP_CAS && LD(&shm_slot_at(c, (uint64_t)idx)->cas) != cas) {
+        } else if (op == OP_CAS && LD(&it->cas) != cas) {
             BUMP(&st->st.cas_badval, 1);
             r = -ESTALE;
         } else if (op == OP_CAS) {
@@ -265,10 +273,10 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
     int64_t idx = shm_find_locked(c, &kl, key, klen);
-    struct shm_slot *s = idx >= 0 ? shm_slot_at(c, (uint64_t)idx) : NULL;
+    struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
     char num[24];
     uint64_t v;
-    if (!s || !shm_slot_live_locked(c, s, gen)) {
+    if (!shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
         BUMP(&st->st.incr_misses, 1);
         if (!initial) {
             r = -ENOENT;
@@ -284,10 +292,8 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
         uint32_t vlen = LD(&s->vlen);
         if (vlen == 0 || vlen > 20) {
             r = -EINVAL;
-        } else if (!shm_item_ok(c, LD(&s->item), shm_item_size(klen, vlen, LD(&s->ntags)))) {
-            r = -EBADMSG;
         } else {
-            shm_copy_out(num, c->base + LD(&s->item) + shm_item_val_off(klen, LD(&s->ntags)), vlen, sizeof(num));
+            shm_copy_out(num, (uint8_t *)s + shm_item_val_off(klen, LD(&s->ntags)), vlen, sizeof(num));
             if (!parse_u64(num, vlen, &v)) {
                 r = -EINVAL;
             } else {
@@ -305,8 +311,9 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
                     uint32_t tagidx[SHMC_TAGS_MAX];
                     struct store_extra x = {tagidx, 0, 0, 0, 0, 0};
                     if (LD(&s->state) & SLOT_TAGGED) {
-                        x.ntags = shm_item_tag_indexes(c, LD(&s->item), LD(&s->ntags), tagidx);
-                        x.tag_seq = shm_item_tag_seq(c, LD(&s->item));
+                        uint64_t item = (uint64_t)((uint8_t *)s - c->base);
+                        x.ntags = shm_item_tag_indexes(c, item, LD(&s->ntags), tagidx);
+                        x.tag_seq = shm_item_tag_seq(c, item);
                     }
                     BUMP(&st->st.incr_hits, 1);
                     shm_store_locked(c, &kl, key, klen, num, (size_t)n, LD(&s->expiry), LD(&s->flags), gen,
@@ -332,12 +339,13 @@ int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
     struct shm_stripe *st = &c->stripes[kl.stripe];
     BUMP(&st->st.cmd_touch, 1);
     int64_t idx = shm_find_locked(c, &kl, key, klen);
-    struct shm_slot *s = idx >= 0 ? shm_slot_at(c, (uint64_t)idx) : NULL;
-    if (s && shm_slot_live_locked(c, s, gen)) {
+    struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
+    if (shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
         ST(&st->dirty, 1);
-        uint32_t odd = shm_slot_begin(s);
+        struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)idx);
+        uint32_t odd = shm_bucket_begin(bk);
         ST(&s->expiry, expiry);
-        shm_slot_end(s, odd);
+        shm_bucket_end(bk, odd);
         ST(&st->dirty, 0);
         BUMP(&st->st.touch_hits, 1);
     } else {
@@ -358,7 +366,7 @@ int shmc_delete(shmc_t *c, const void *key, size_t klen)
     struct shm_stripe *st = &c->stripes[kl.stripe];
     int64_t idx = shm_find_locked(c, &kl, key, klen);
     if (idx >= 0) {
-        bool live = shm_slot_live_locked(c, shm_slot_at(c, (uint64_t)idx), gen);
+        bool live = shm_slot_live_locked(c, (uint64_t)idx, shm_slot_item_locked(c, (uint64_t)idx), gen);
         ST(&st->dirty, 1);
         shm_drop_slot_locked(c, (uint64_t)idx, live ? DROP_DELETE : DROP_RECLAIM);
         ST(&st->dirty, 0);

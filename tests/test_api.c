@@ -1036,7 +1036,8 @@ static void info_reports_the_geometry_and_fill(void **state)
     assert_int_not_equal(inf.layout_version, 0);
     assert_int_equal(inf.capacity, f->cfg.capacity);
     assert_true(inf.slots_per_bucket >= 1);
-    assert_true(inf.buckets * inf.slots_per_bucket == inf.capacity);
+    assert_true(inf.buckets * inf.slots_per_bucket == inf.index_slots);
+    assert_true(inf.index_slots >= inf.capacity);
     assert_int_equal(inf.stripes, f->cfg.stripes);
     assert_int_equal(inf.max_key_len, f->cfg.max_key_len);
     assert_int_equal(inf.max_value_len, f->cfg.max_value_len);

@@ -274,14 +274,17 @@ static void the_largest_key_length_is_accepted(void **state)
     free(key);
 }
 
-static void capacity_is_rounded_up_to_a_power_of_two(void **state)
+static void capacity_is_kept_as_asked_and_the_index_gets_headroom(void **state)
 {
     tu_fixture_t *f = F(state);
     f->cfg.capacity = 1000;
     assert_int_equal(shmc_open(f->name, SHMC_CREATE, &f->cfg, &f->c), 0);
     shmc_info_t inf;
     assert_int_equal(shmc_info(f->c, &inf), 0);
-    assert_int_equal(inf.capacity, 1024);
+    assert_int_equal(inf.capacity, 1000);
+    assert_int_equal(inf.index_slots, inf.buckets * inf.slots_per_bucket);
+    assert_true(inf.index_slots * 10 >= inf.capacity * 18);
+    assert_true((inf.buckets & (inf.buckets - 1)) == 0);
     shmc_close(f->c);
     f->c = NULL;
     assert_int_equal(shmc_unlink(f->name), 0);
@@ -289,8 +292,9 @@ static void capacity_is_rounded_up_to_a_power_of_two(void **state)
     f->cfg.stripes = 0;
     assert_int_equal(shmc_open(f->name, SHMC_CREATE, &f->cfg, &f->c), 0);
     assert_int_equal(shmc_info(f->c, &inf), 0);
-    assert_true(inf.capacity >= 8);
-    assert_true((inf.capacity & (inf.capacity - 1)) == 0);
+    assert_int_equal(inf.capacity, 1);
+    assert_true(inf.buckets >= 2);
+    assert_true((inf.buckets & (inf.buckets - 1)) == 0);
 }
 
 static void attaching_with_another_geometry_keeps_the_segments_own(void **state)
@@ -1009,7 +1013,7 @@ int main(void)
         T(a_name_of_exactly_name_max_bytes_is_accepted),
         T(bad_geometry_is_rejected_with_einval),
         T(the_largest_key_length_is_accepted),
-        T(capacity_is_rounded_up_to_a_power_of_two),
+        T(capacity_is_kept_as_asked_and_the_index_gets_headroom),
         T(attaching_with_another_geometry_keeps_the_segments_own),
         T(a_junk_object_is_rejected_with_ebadmsg_and_left_unchanged),
         T(text_in_the_object_is_rejected_with_ebadmsg),

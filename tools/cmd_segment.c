@@ -60,6 +60,8 @@ static void json_info_fields(json_t *j, const shmc_info_t *in)
     json_kv_u64(j, "proc_slots", in->proc_slots);
     json_kv_u64(j, "created_unix_ms", in->created_unix_ms);
     json_kv_u64(j, "used_slots", in->used_slots);
+    json_kv_u64(j, "index_slots", in->index_slots);
+    json_kv_u64(j, "hugepages", in->hugepages);
 }
 
 static void json_stats_fields(json_t *j, const shmc_stats_t *st)
@@ -340,7 +342,7 @@ int cmd_info(tool_args_t *a)
     shmc_close(c);
     double hit = tool_ratio(st.get_hits, st.cmd_get);
     double mem = tool_ratio(st.bytes, st.limit_maxbytes);
-    double fill = tool_ratio(in.used_slots, in.capacity);
+    double fill = tool_ratio(in.used_slots, in.index_slots);
 
     if (a->json) {
         json_t j;
@@ -404,9 +406,11 @@ int cmd_info(tool_args_t *a)
     printf("layout           version %u, %llu buckets x %u slots, %u stripes\n",
            in.layout_version, (unsigned long long)in.buckets,
            in.slots_per_bucket, in.stripes);
-    printf("index            %llu of %llu slots used (%.1f%%)\n",
-           (unsigned long long)in.used_slots, (unsigned long long)in.capacity,
-           fill * 100.0);
+    printf("index            %llu of %llu slots used (%.1f%%); capacity %llu keys promised\n",
+           (unsigned long long)in.used_slots, (unsigned long long)in.index_slots,
+           fill * 100.0, (unsigned long long)in.capacity);
+    printf("pages            %s\n", in.hugepages ? "huge pages (2 MiB)"
+                                                  : "4 KiB (see README: huge pages)");
     printf("memory           %s of %s item memory used (%.1f%%), segment %s\n",
            units_fmt_size(st.bytes, b1, sizeof b1),
            units_fmt_size(in.memory, b2, sizeof b2), mem * 100.0,

@@ -24,14 +24,14 @@ const stat_field_t tool_stat_fields[] = {
     F64(reclaimed), F64(expired_unfetched), F64(evicted_unfetched),
     F64(lock_recoveries), F64(recovered_lost),
     F64(lease_grants), F64(lease_rejects), F64(lease_waits), F64(stale_hits),
-    F64(tag_invalidations),
+    F64(tag_invalidations), F64(index_slots),
 };
 
 const size_t tool_stat_nfields = sizeof tool_stat_fields / sizeof tool_stat_fields[0];
 
-/* 35 uint64_t and 4 uint32_t fields: if this fails, shmc_stats_t changed
+/* 36 uint64_t and 4 uint32_t fields: if this fails, shmc_stats_t changed
  * and the table above must follow. */
-_Static_assert(sizeof(shmc_stats_t) == 35 * 8 + 4 * 4,
+_Static_assert(sizeof(shmc_stats_t) == 36 * 8 + 4 * 4,
                "shmc_stats_t changed: update tool_stat_fields");
 
 uint64_t tool_stat_get(const shmc_stats_t *st, const stat_field_t *f)

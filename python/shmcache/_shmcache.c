@@ -1098,12 +1098,12 @@ static PyObject *Cache_flush_expired(CacheObject *s, PyObject *unused)
     X(incr_hits) X(incr_misses) X(cas_hits) X(cas_misses) X(cas_badval) X(evictions)       \
     X(reclaimed) X(expired_unfetched) X(evicted_unfetched) X(lock_recoveries)              \
     X(recovered_lost) X(lease_grants) X(lease_rejects) X(lease_waits) X(stale_hits)        \
-    X(tag_invalidations)
+    X(tag_invalidations) X(index_slots)
 
 #define INFO_FIELDS(X)                                                                     \
     X(layout_version) X(slots_per_bucket) X(buckets) X(capacity) X(memory)                 \
     X(segment_size) X(stripes) X(max_key_len) X(max_value_len) X(mode) X(owner_uid)        \
-    X(proc_slots) X(created_unix_ms) X(used_slots)
+    X(proc_slots) X(created_unix_ms) X(used_slots) X(index_slots) X(hugepages)
 
 static int dict_put_u64(PyObject *d, const char *k, uint64_t v)
 {

@@ -374,8 +374,8 @@ class ShmCacheTests(unittest.TestCase):
             small.set("cull%d" % i, "value %d" % i * 10)
         self.assertEqual(small.get("cull2999"), "value 2999" * 10)
         count = sum(1 for i in range(3000) if small.has_key("cull%d" % i))
-        self.assertTrue(0 < count <= 64, count)
         st = small._cache.stats()
+        self.assertTrue(0 < count <= st["index_slots"], count)
         self.assertGreater(st["evictions"] + st["reclaimed"], 0)
         # still fully functional
         self.assertIs(small.add("fresh", 1), True)
