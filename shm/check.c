@@ -179,7 +179,7 @@ static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbu
 static void check_ovf(shmc_t *c, uint32_t s, const uint32_t *ovf_seen, struct report *rp)
 {
     for (uint64_t b = s; b < c->nbuckets; b += c->nstripes) {
-        uint32_t v = LD(&c->buckets[b].ovf);
+        uint32_t v = LD(&c->buckets[b].ovf) & OVF_COUNT;
         if (v != OVF_STUCK && v < ovf_seen[b])
             problem(rp, "bucket %llu: ovf %u but %u of its keys live in their second bucket",
                     (unsigned long long)b, v, ovf_seen[b]);

@@ -73,19 +73,19 @@ void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen)
 void shm_ovf_add_locked(shmc_t *c, uint64_t home, int delta)
 {
     a16 *o = &c->buckets[home].ovf;
-    uint32_t v = LD(o);
+    uint32_t w = LD(o), v = w & OVF_COUNT;
     if (v == OVF_STUCK)
         return; /* saturated: readers always look, and it stays so */
     if (delta > 0)
-        ST(o, (uint16_t)(v + 1));
+        ST(o, (uint16_t)(w + 1));
     else if (v > 0)
-        ST(o, (uint16_t)(v - 1));
+        ST(o, (uint16_t)(w - 1));
 }
 
 /* Whether bucket b may hold keys homed in `home` besides its own. */
 static inline bool second_in_use(const shmc_t *c, const struct keyloc *kl)
 {
-    return kl->nb == 2 && LD(&c->buckets[kl->b[0]].ovf) != 0;
+    return kl->nb == 2 && (LD(&c->buckets[kl->b[0]].ovf) & OVF_COUNT) != 0;
 }
 
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen)
@@ -245,23 +245,37 @@ int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen)
             }
         }
     }
-    /* CLOCK over the probe set: starting where the stripe's hand points,
-     * clear reference bits until a slot without one turns up; it goes.
-     * After a full lap every bit is clear, so the lap ends at the start. */
-    struct shm_stripe *st = &c->stripes[kl->stripe];
-    unsigned n = (unsigned)kl->nb * SHMC_SLOTS_PER_BUCKET;
-    unsigned pos = LD(&st->hand) % n;
-    for (unsigned step = 0; step < n; step++) {
-        struct shm_bucket *bk = &c->buckets[kl->b[pos / SHMC_SLOTS_PER_BUCKET]];
-        uint32_t bit = HOT_REF(pos % SHMC_SLOTS_PER_BUCKET);
-        if (!(LD(&bk->hot) & bit))
+    /* CLOCK, one hand per bucket: the hand visits the bucket's slots in
+     * order, clearing reference bits, and evicts the first slot not
+     * referenced since its last visit, so every slot is visited once per
+     * nine evictions from its bucket (a hand shared by the stripe would
+     * start at a random place of each probe set, and hot entries would be
+     * visited far less often than once per lap). Of the two buckets, take
+     * the one whose hand already rests on a cold slot, else alternate by
+     * hash. */
+    int k = (int)(kl->h >> 63) % kl->nb;
+    for (int j = 0; j < kl->nb; j++) {
+        struct shm_bucket *bk = &c->buckets[kl->b[j]];
+        unsigned hand = (unsigned)(LD(&bk->ovf) >> OVF_HAND_SHIFT) % SHMC_SLOTS_PER_BUCKET;
+        if (!(LD(&bk->hot) & HOT_REF(hand))) {
+            k = j;
             break;
-        atomic_fetch_and_explicit(&bk->hot, ~bit, memory_order_relaxed);
-        pos = (pos + 1) % n;
+        }
     }
-    ST(&st->hand, pos + 1);
-    int k = (int)(pos / SHMC_SLOTS_PER_BUCKET);
-    unsigned i = pos % SHMC_SLOTS_PER_BUCKET;
+    struct shm_bucket *bk = &c->buckets[kl->b[k]];
+    uint32_t w = LD(&bk->ovf);
+    unsigned hand = (unsigned)(w >> OVF_HAND_SHIFT) % SHMC_SLOTS_PER_BUCKET;
+    for (unsigned step = 0; step < SHMC_SLOTS_PER_BUCKET; step++) {
+        if (!(LD(&bk->hot) & HOT_REF(hand)))
+            break;
+        atomic_fetch_and_explicit(&bk->hot, ~HOT_REF(hand), memory_order_relaxed);
+        hand = (hand + 1) % SHMC_SLOTS_PER_BUCKET;
+    }
+    /* After a full lap every bit is clear and the hand is back at the
+     * start: that slot goes. */
+    unsigned i = hand;
+    hand = (hand + 1) % SHMC_SLOTS_PER_BUCKET;
+    ST(&bk->ovf, (uint16_t)((w & OVF_COUNT) | (hand << OVF_HAND_SHIFT)));
     shm_drop_slot_locked(c, kl->b[k] * SHMC_SLOTS_PER_BUCKET + i, DROP_EVICT);
     return take(c, kl, k, i);
 }

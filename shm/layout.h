@@ -116,7 +116,6 @@ struct shm_stripe {
     pthread_mutex_t lock;                 /* robust, process-shared */
     a32  dirty;                           /* 1 while the holder changes state */
     a32  count_gen;                       /* generation curr_items/bytes count */
-    a32  hand;                            /* the index's CLOCK hand (index.c) */
     /* Item log (see arena.c): [tail, head) holds items, circular; when the
      * log has wrapped, data before the wrap ends at wrap_end. All offsets
      * are relative to the stripe's arena. This line also holds the first
@@ -165,15 +164,18 @@ struct shm_proc {
  *    HOT_LOGREF(i): referenced since the item log's tail last passed), with
  *    atomic OR; writers clear them with atomic AND, so neither loses the
  *    other's bits;
- *  - ovf: how many keys whose home is this bucket live in their second
- *    bucket (saturating: OVF_STUCK means "always look"). A reader looks at
- *    the second bucket only when it is non-zero. Writer-only.
+ *  - ovf: low 12 bits: how many keys whose home is this bucket live in
+ *    their second bucket (saturating: OVF_STUCK means "always look"); a
+ *    reader looks at the second bucket only when they are non-zero. High 4
+ *    bits: this bucket's CLOCK hand (index.c). Writer-only.
  */
 #define HOT_REF(i)     (1u << (i))
 #define HOT_FETCHED(i) (1u << (9 + (i)))
 #define HOT_LOGREF(i)  (1u << (18 + (i)))
 #define HOT_ALL(i)     (HOT_REF(i) | HOT_FETCHED(i) | HOT_LOGREF(i))
-#define OVF_STUCK      0xffffu
+#define OVF_COUNT      0x0fffu
+#define OVF_STUCK      OVF_COUNT
+#define OVF_HAND_SHIFT 12
 struct shm_bucket {
     a16 tag[SHMC_SLOTS_PER_BUCKET];   /* 0  */
     a16 ovf;                          /* 18 */

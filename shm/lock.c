@@ -28,7 +28,7 @@ void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe)
         unsigned used = 0;
         for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++)
             used += (LD(&bk->off[i]) | LD(&bk->tag[i])) != 0;
-        if (!used && !(LD(&bk->seq) & 1) && !LD(&bk->ovf) && !LD(&bk->hot))
+        if (!used && !(LD(&bk->seq) & 1) && !(LD(&bk->ovf) & OVF_COUNT) && !LD(&bk->hot))
             continue;
         /* Odd (possibly already odd from the dead writer), change, even:
          * any reader that started before sees the sequence move. Every key

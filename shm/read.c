@@ -71,7 +71,7 @@ static enum rd probe(shmc_t *c, uint64_t b, const struct keyloc *kl, const void 
     uint32_t s1 = atomic_load_explicit(&bk->seq, memory_order_acquire);
     if (s1 & 1)
         return RD_RETRY;
-    *ovf = LD(&bk->ovf);
+    *ovf = LD(&bk->ovf) & OVF_COUNT;
     if (*ovf && kl->nb == 2 && b == kl->b[0]) /* start the second line now */
         __builtin_prefetch(&c->buckets[kl->b[1]], 0);
     uint64_t sbase = shm_arena_base(c, kl->stripe);
