@@ -301,9 +301,11 @@ static uint64_t random_seed(void)
 #define HUGE_MIN_BYTES (8ull << 20)
 
 /* Map the whole object. Large mappings are advised MADV_HUGEPAGE before any
- * page is touched (the advice counts at fault time); it takes effect where
- * /dev/shm is mounted huge=advise or huge=within_size, and is harmless
- * elsewhere. Then every page is faulted in now, so that a worker's first
+ * page is touched. Where /dev/shm is mounted huge=within_size (or
+ * huge=always) tmpfs already gave the object huge pages at fallocate, and
+ * the mapping uses them; the advice also asks for them where a kernel
+ * decides at fault time. It is harmless elsewhere (huge=advise alone does
+ * not help: posix_fallocate has allocated small pages by then). Then every page is faulted in now, so that a worker's first
  * touch of an index or item page does not cost a page fault inside a get:
  * MAP_POPULATE when no advice is needed, else MADV_POPULATE_(READ|WRITE)
  * after it (Linux >= 5.14; on older kernels pages fault in lazily). */
