@@ -66,33 +66,32 @@ static inline uint64_t rd64(const unsigned char *p)
 }
 
 /* Each 16-byte block goes through one 64x64->128 multiply whose halves are
- * folded (every input bit reaches the middle bits of the product), the
- * length enters at the start, and a last multiply by a constant spreads the
- * result over all 64 bits (the table takes its home from the high bits and
- * its tag from the low ones). */
+ * folded (every input bit reaches the middle bits of the product), chained
+ * through h; the length enters at the start; an 8-byte word and the last
+ * bytes (gathered little-endian) get one multiply each; a last multiply by
+ * a constant spreads the result over all 64 bits (the table takes its home
+ * from the high bits and its tag from the low ones). A 16-byte key costs
+ * two dependent multiplies. */
 static inline uint64_t hash_of(const void *key, size_t len)
 {
     const unsigned char *p = key;
-    uint64_t h = H0 ^ ((uint64_t)len * H1), a = 0, b = 0;
+    uint64_t h = H0 ^ ((uint64_t)len * H1);
     size_t n = len;
 
-    while (n > 16) {
+    for (; n >= 16; p += 16, n -= 16)
         h = mum(rd64(p) ^ H1, rd64(p + 8) ^ h);
-        p += 16;
-        n -= 16;
+    if (n >= 8) {
+        h = mum(rd64(p) ^ H2, h ^ H3);
+        p += 8;
+        n -= 8;
     }
-    if (n > 8) {  /* overlapping loads: the length is already mixed in */
-        a = rd64(p);
-        b = rd64(p + n - 8);
-    } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, p, 4);
-        memcpy(&y, p + n - 4, 4);
-        a = ((uint64_t)x << 32) | y;
-    } else if (n > 0) {
-        a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n / 2] << 8) | p[n - 1];
+    if (n) {
+        uint64_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            w |= (uint64_t)p[i] << (8 * i);
+        h = mum(w ^ H3, h ^ H2);
     }
-    return mum(mum(a ^ H2, b ^ h) ^ H1, H3);
+    return mum(h ^ H2, H3);
 }
 
 uint64_t itable_hash(const void *key, size_t len)
@@ -392,28 +391,4 @@ uint64_t itable_evictions(const itable_t *t)
 size_t itable_slot_size(const itable_t *t)
 {
     return t->slot;
-}
-
-unsigned itable_hash_selftest(uint64_t n)
-{
-    uint64_t nh = n / 4 ? n / 4 : 1;
-    unsigned max = 0;
-    static uint32_t load[2][1 << 16];
-    char k[KEY_LEN];
-
-    if (nh > (1u << 16))
-        nh = 1u << 16;
-    memset(load, 0, sizeof load);
-    for (uint64_t i = 0; i < nh * 4; i++) {
-        key_format(k, i);
-        uint64_t h = hash_of(k, KEY_LEN);
-        /* the home's high bits, and the tag's low bits, both spread */
-        uint32_t *a = &load[0][(uint64_t)(((__uint128_t)h * nh) >> 64)];
-        uint32_t *b = &load[1][(uint32_t)h % nh];
-        if (++*a > max)
-            max = *a;
-        if (++*b > max)
-            max = *b;
-    }
-    return max;
 }

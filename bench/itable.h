@@ -55,12 +55,8 @@ uint64_t itable_items(const itable_t *t);
 uint64_t itable_evictions(const itable_t *t);
 size_t   itable_slot_size(const itable_t *t);
 
-/* The table's hash (folded 64x64->128 multiplies). */
+/* The table's hash (folded 64x64->128 multiplies): the home slot comes
+ * from its high bits, the 32-bit tag from its low bits. */
 uint64_t itable_hash(const void *key, size_t len);
-
-/* The fullest home-slot run when n sequential keys ("key:000000000001", ...)
- * hash into n/4 homes the way the table places them (expect < 20 with a good
- * hash; mean 4). */
-unsigned itable_hash_selftest(uint64_t n);
 
 #endif
