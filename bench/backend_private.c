@@ -13,7 +13,9 @@
  * Sizing: --capacity slots if given, else 2 x keys (the slot count the other
  * tables get by default; load 1/2); slots fit the workload's largest value
  * (itable_slot_bytes), --memory is not used (values that outgrow their slot
- * are malloc'd).
+ * are malloc'd). Pages: the system's default for private memory, or
+ * transparent huge pages with --limit-huge (to compare with a segment that
+ * has them).
  */
 #include "bench.h"
 #include "itable.h"
@@ -28,7 +30,8 @@ static int limit_set(void *w, const char *k, size_t kl, const char *v, size_t vl
 static int limit_worker_init(void *g, void *p, const bench_opts_t *o, void **out)
 {
     uint32_t vmax = o->mix == MIX_INCR ? 20 : o->vmax;
-    itable_t *t = itable_create(o->capacity ? o->capacity : o->keys * 2, KEY_LEN, vmax);
+    itable_t *t = itable_create(o->capacity ? o->capacity : o->keys * 2, KEY_LEN, vmax,
+                                o->limit_huge);
     int rc;
 
     (void)g;

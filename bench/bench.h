@@ -66,6 +66,7 @@ typedef struct bench_opts {
     uint64_t memory;        /* shmcache/table item memory, 0: derived */
     uint32_t stripes;       /* shmcache stripes, 0: library default */
     int      verify;        /* check that a get returned this key's value */
+    int      limit_huge;    /* the limit's table asks for huge pages */
     uint64_t seed;
 } bench_opts_t;
 

@@ -111,7 +111,7 @@ size_t itable_slot_bytes(size_t max_klen, size_t max_vlen)
     return (need + LINE - 1) / LINE * LINE;
 }
 
-itable_t *itable_create(uint64_t slots, size_t max_klen, size_t max_vlen)
+itable_t *itable_create(uint64_t slots, size_t max_klen, size_t max_vlen, int huge)
 {
     itable_t *t;
 
@@ -125,14 +125,17 @@ itable_t *itable_create(uint64_t slots, size_t max_klen, size_t max_vlen)
     t->slot = itable_slot_bytes(max_klen, max_vlen);
     t->map_bytes = (size_t)t->nslots * t->slot;
     /* Page-aligned, so every slot starts on a line and a 128-byte slot is
-     * one aligned pair of lines. The system's default pages: no madvise,
-     * the same as a shmcache segment on a tmpfs without huge pages. */
+     * one aligned pair of lines. By default the system's default pages (no
+     * madvise), as a shmcache segment gets on a tmpfs without huge pages;
+     * with huge, what a segment gets where /dev/shm offers them. */
     t->slots = mmap(NULL, t->map_bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (t->slots == MAP_FAILED) {
         free(t);
         return NULL;
     }
+    if (huge)
+        madvise(t->slots, t->map_bytes, MADV_HUGEPAGE);  /* a hint: may be refused */
     return t;
 }
 

@@ -33,9 +33,11 @@ size_t itable_slot_bytes(size_t max_klen, size_t max_vlen);
 
 /* A table of `slots` slots (at least 16) sized for keys up to max_klen
  * (at most 256) and values up to max_vlen. Holds at most 7/8 of its slots;
- * beyond that a set of a new key evicts one (counted). NULL when memory is
- * short or max_klen is out of range. */
-itable_t *itable_create(uint64_t slots, size_t max_klen, size_t max_vlen);
+ * beyond that a set of a new key evicts one (counted). huge: ask for
+ * transparent huge pages (madvise; the system may refuse), else the
+ * system's default for private memory. NULL when memory is short or
+ * max_klen is out of range. */
+itable_t *itable_create(uint64_t slots, size_t max_klen, size_t max_vlen, int huge);
 void itable_destroy(itable_t *t);
 
 /* 0 hit (value copied into buf, *vlen set), 1 miss, -ENOBUFS (cap too

@@ -122,6 +122,9 @@ static void usage(FILE *f)
 "  --capacity N       index slots of shmcache/the tables (default 2 x keys)\n"
 "  --memory BYTES     item memory of shmcache/table (default: all keys fit)\n"
 "  --stripes N        shmcache lock stripes (default: the library's)\n"
+"  --limit-huge       the limit (private) asks for transparent huge pages, as a\n"
+"                     segment gets where /dev/shm offers them (default: the\n"
+"                     system's default pages for private memory)\n"
 "  --sample-every N   time one op in N (power of two, default 16)\n"
 "  --clock-gettime    time samples with clock_gettime instead of rdtsc\n"
 "  --verify           check each hit holds its own key's value\n"
@@ -165,7 +168,7 @@ static int parse_opts(int argc, char **argv, int *selftest)
     enum { O_BACKEND = 256, O_PROCS, O_THREADS, O_DURATION, O_OPS, O_MIX, O_KEYS,
            O_DIST, O_VSIZE, O_CSV, O_JSON, O_TRACE, O_MEMEFF, O_CAP, O_MEM,
            O_STRIPES, O_SAMPLE, O_CGT, O_VERIFY, O_SEED, O_CDF, O_PROG, O_NOPROG,
-           O_SELFTEST, O_HELP, O_NEAR, O_FILL };
+           O_SELFTEST, O_HELP, O_NEAR, O_FILL, O_LHUGE };
     static const struct option lo[] = {
         { "backend", 1, 0, O_BACKEND }, { "procs", 1, 0, O_PROCS },
         { "threads", 1, 0, O_THREADS }, { "duration", 1, 0, O_DURATION },
@@ -173,7 +176,7 @@ static int parse_opts(int argc, char **argv, int *selftest)
         { "dist", 1, 0, O_DIST }, { "value-size", 1, 0, O_VSIZE },
         { "csv", 0, 0, O_CSV }, { "json", 0, 0, O_JSON }, { "trace", 1, 0, O_TRACE },
         { "memeff", 0, 0, O_MEMEFF }, { "near", 0, 0, O_NEAR }, { "capacity", 1, 0, O_CAP },
-        { "fill-capacity", 2, 0, O_FILL },
+        { "fill-capacity", 2, 0, O_FILL }, { "limit-huge", 0, 0, O_LHUGE },
         { "memory", 1, 0, O_MEM }, { "stripes", 1, 0, O_STRIPES },
         { "sample-every", 1, 0, O_SAMPLE }, { "clock-gettime", 0, 0, O_CGT },
         { "verify", 0, 0, O_VERIFY }, { "seed", 1, 0, O_SEED }, { "cdf", 0, 0, O_CDF },
@@ -271,6 +274,7 @@ static int parse_opts(int argc, char **argv, int *selftest)
             break;
         case O_CGT: force_cgt = 1; break;
         case O_VERIFY: O.verify = 1; break;
+        case O_LHUGE: O.limit_huge = 1; break;
         case O_SEED: if (parse_u64(optarg, &O.seed)) goto bad; break;
         case O_CDF: want_cdf = 1; break;
         case O_PROG: progress_mode = 1; break;

@@ -150,7 +150,7 @@ static int selftest_itable(const bench_opts_t *base)
 
         o.vmin = v ? 16 : 100;
         o.vmax = vmax[v];
-        t = itable_create(2 * o.keys, KEY_LEN, o.vmax);
+        t = itable_create(2 * o.keys, KEY_LEN, o.vmax, 0);
         if (!t)
             return fails + 1;
         f += preload_keys(&o, t, itable_set_cb) != 0;
@@ -172,7 +172,7 @@ static int selftest_itable(const bench_opts_t *base)
     }
     {
         /* 10k keys into 4096 slots: evicts, never fails, stays under 7/8 */
-        itable_t *t = itable_create(4096, KEY_LEN, 100);
+        itable_t *t = itable_create(4096, KEY_LEN, 100, 1);
         uint64_t res = 0;
         int f = 0;
 

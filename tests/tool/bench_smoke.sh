@@ -63,7 +63,7 @@ fi
 # the limit with values larger than its slots (out-of-slot blocks) and a
 # capacity below the key count (it evicts instead of failing)
 if "$BENCH" --backend private --procs 1 --mix 50/50 --keys 3000 --value-size 16-4096 \
-       --duration 0.2 --verify --json --no-progress >"$tmp/out" 2>"$tmp/err" &&
+       --limit-huge --duration 0.2 --verify --json --no-progress >"$tmp/out" 2>"$tmp/err" &&
    check_json "$tmp/out" "private mixed sizes" "d['runs'][0]['errors'] == 0 and d['runs'][0]['verify_failed'] == 0" &&
    "$BENCH" --backend private --procs 1 --mix prices --keys 5000 --capacity 1024 \
        --duration 0.2 --verify --json --no-progress >"$tmp/out" 2>"$tmp/err" &&
