@@ -149,11 +149,12 @@ static inline char *key_of(shdr_t *s)
     return (char *)s + HDR;
 }
 
+/* The address of an out-of-slot value, kept unaligned after the key. */
 static inline oblk_t *oblk_of(shdr_t *s)
 {
-    oblk_t *o;
-    memcpy(&o, key_of(s) + s->klen, sizeof o);
-    return o;
+    uintptr_t a;
+    memcpy(&a, key_of(s) + s->klen, sizeof a);
+    return (oblk_t *)a;
 }
 
 void itable_destroy(itable_t *t)
@@ -300,7 +301,10 @@ static int value_store(itable_t *t, shdr_t *s, size_t kl, const void *v, size_t 
     }
     o->vlen = (uint32_t)vl;
     memcpy(o->data, v, vl);
-    memcpy(key_of(s) + kl, &o, sizeof o);
+    {
+        uintptr_t a = (uintptr_t)o;
+        memcpy(key_of(s) + kl, &a, sizeof a);
+    }
     s->vlen = VLEN_OUT;
     return 0;
 }
@@ -312,7 +316,7 @@ int itable_set(itable_t *t, const void *k, size_t kl, const void *v, size_t vl)
     int found, rc;
 
     /* the key and an out-of-slot value's address must fit */
-    if (HDR + kl + sizeof(oblk_t *) > t->slot || kl > MAX_KLEN)
+    if (HDR + kl + sizeof(uintptr_t) > t->slot || kl > MAX_KLEN)
         return -E2BIG;
     s = lookup(t, k, kl, h, &i, &found);
     if (found)
