@@ -1,102 +1,80 @@
 /*
- * backend_private.c - "private": the bench's table (table.c) in memory of
- * the worker's own, no lock, no sharing: the cost floor a shared cache is
- * compared with. Every worker thread has its own table and loads every key
- * into it before the timed run, so a delete or set in one worker is not
- * seen by any other - exactly what a shared cache exists to provide.
+ * backend_private.c - "private": the limit (DESIGN.md, "Numbers"). The
+ * inline table (itable.c) in memory of the worker's own: key and value in
+ * the slot, linear probing, a fast strong hash, no lock, nothing shared,
+ * nothing validated. A get copies the value out into the caller's buffer as
+ * shmc_get does, a set overwrites in place.
+ *
+ * Every worker thread has its own table and loads every key into it before
+ * the timed run. With N processes that is N tables, one per process: the
+ * limit's scaling is what N processes doing private work reach, which is
+ * what "scales as well as the limit" compares with.
+ *
+ * Sizing: --capacity slots if given, else 2 x keys (the slot count the other
+ * tables get by default; load 1/2); slots fit the workload's largest value
+ * (itable_slot_bytes), --memory is not used (values that outgrow their slot
+ * are malloc'd). Pages: the system's default for private memory, or
+ * transparent huge pages with --limit-huge (to compare with a segment that
+ * has them).
  */
 #include "bench.h"
-#include "table.h"
+#include "itable.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <sys/mman.h>
 
-typedef struct priv {
-    table_t *t;
-    void    *region;
-    size_t   size;
-} priv_t;
-
-uint64_t table_slots_for(const bench_opts_t *o)
+static int limit_set(void *w, const char *k, size_t kl, const char *v, size_t vl)
 {
-    return o->capacity ? o->capacity : o->keys * 2;
+    return itable_set(w, k, kl, v, vl);
 }
 
-uint64_t table_memory_for(const bench_opts_t *o)
+static int limit_worker_init(void *g, void *p, const bench_opts_t *o, void **out)
 {
-    uint64_t sum = 0;
-
-    if (o->memory)
-        return o->memory;
-    for (uint64_t i = 0; i < o->keys; i++)
-        sum += table_item_bytes(KEY_LEN, value_size_for(o, i));
-    return sum + (1u << 20);
-}
-
-static int priv_set(void *w, const char *k, size_t kl, const char *v, size_t vl)
-{
-    return table_set(((priv_t *)w)->t, k, kl, v, vl);
-}
-
-static int priv_worker_init(void *g, void *p, const bench_opts_t *o, void **out)
-{
-    priv_t *w = calloc(1, sizeof *w);
-    uint64_t slots = table_slots_for(o), mem = table_memory_for(o);
+    uint32_t vmax = o->mix == MIX_INCR ? 20 : o->vmax;
+    itable_t *t = itable_create(o->capacity ? o->capacity : o->keys * 2, KEY_LEN, vmax,
+                                o->limit_huge);
     int rc;
 
     (void)g;
     (void)p;
-    if (!w)
+    if (!t)
         return -ENOMEM;
-    w->size = table_region_size(slots, mem);
-    w->region = mmap(NULL, w->size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (w->region == MAP_FAILED) {
-        free(w);
-        return -ENOMEM;
-    }
-    w->t = table_init(w->region, slots, mem);
-    rc = preload_keys(o, w, priv_set);
+    rc = preload_keys(o, t, limit_set);
     if (rc < 0) {
-        munmap(w->region, w->size);
-        free(w);
+        itable_destroy(t);
         return rc;
     }
-    *out = w;
+    *out = t;
     return 0;
 }
 
-static void priv_worker_fini(void *x)
+static void limit_worker_fini(void *w)
 {
-    priv_t *w = x;
-    munmap(w->region, w->size);
-    free(w);
+    itable_destroy(w);
 }
 
-static int priv_get(void *w, const char *k, size_t kl, char *buf, size_t cap,
-                    size_t *vlen)
+static int limit_get(void *w, const char *k, size_t kl, char *buf, size_t cap,
+                     size_t *vlen)
 {
-    return table_get(((priv_t *)w)->t, k, kl, buf, cap, vlen);
+    return itable_get(w, k, kl, buf, cap, vlen);
 }
 
-static int priv_del(void *w, const char *k, size_t kl)
+static int limit_del(void *w, const char *k, size_t kl)
 {
-    return table_del(((priv_t *)w)->t, k, kl);
+    return itable_del(w, k, kl);
 }
 
-static int priv_incr(void *w, const char *k, size_t kl, uint64_t d, uint64_t *r)
+static int limit_incr(void *w, const char *k, size_t kl, uint64_t d, uint64_t *r)
 {
-    return table_incr(((priv_t *)w)->t, k, kl, d, r);
+    return itable_incr(w, k, kl, d, r);
 }
 
 const backend_t backend_private = {
     .name = "private",
     .shared = 0,
-    .worker_init = priv_worker_init,
-    .worker_fini = priv_worker_fini,
-    .get = priv_get,
-    .set = priv_set,
-    .del = priv_del,
-    .incr = priv_incr,
+    .worker_init = limit_worker_init,
+    .worker_fini = limit_worker_fini,
+    .get = limit_get,
+    .set = limit_set,
+    .del = limit_del,
+    .incr = limit_incr,
 };

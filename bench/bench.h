@@ -7,18 +7,24 @@
  * the library itself and the things a user would pick instead:
  *
  *   shmcache    the library, one segment shared by every worker
- *   private     a process-private table of the same shape (what sharing costs)
- *   globallock  that table in shared memory behind one robust mutex
+ *   private     the limit: a process-private table with key and value
+ *               inline in the slot, linear probing, a fast strong hash
+ *               (what a get costs when nothing is shared or validated)
+ *   private-shape  a process-private table of shmcache's own shape (what
+ *               sharing and validating cost with the same layout)
+ *   globallock  the private-shape table in shared memory behind one robust
+ *               mutex
  *   memcached   a real memcached on 127.0.0.1, one connection per worker
  *   redis       a real redis-server on 127.0.0.1, one connection per worker
  *   null        formats the key and does nothing: the harness's own cost
  *
  * Files: main.c (options, workers, orchestration), report.c (table, CSV,
  * JSON), keys.c (keys and values), hist.c (latency histograms, clock),
- * zipf.c (key distributions, random numbers, hash), table.c (the
- * private/globallock table), backend_*.c (one per backend), server.c
- * (starting and stopping the peer servers), trace.c (eviction quality and
- * memory efficiency).
+ * zipf.c (key distributions, random numbers, hash), itable.c (the limit's
+ * inline table), table.c (the private-shape/globallock table), backend_*.c
+ * (one per backend), server.c (starting and stopping the peer servers),
+ * trace.c (eviction quality and memory efficiency), fill.c (filling a
+ * segment to its capacity).
  */
 #ifndef SHMCACHE_BENCH_H
 #define SHMCACHE_BENCH_H
@@ -60,6 +66,7 @@ typedef struct bench_opts {
     uint64_t memory;        /* shmcache/table item memory, 0: derived */
     uint32_t stripes;       /* shmcache stripes, 0: library default */
     int      verify;        /* check that a get returned this key's value */
+    int      limit_huge;    /* the limit's table asks for huge pages */
     uint64_t seed;
 } bench_opts_t;
 
@@ -109,7 +116,8 @@ typedef struct backend {
 
 extern const backend_t backend_shmcache, backend_shmcache_tagged, backend_shmcache_lease,
     backend_shmcache_near,
-    backend_private, backend_globallock, backend_memcached, backend_redis, backend_null;
+    backend_private, backend_private_shape, backend_globallock, backend_memcached,
+    backend_redis, backend_null;
 
 /* The size of the value stored for key i (fixed, or a per-key size drawn
  * from [vmin, vmax] by a hash of i so every worker agrees). */
@@ -120,8 +128,8 @@ uint32_t value_size_for(const bench_opts_t *o, uint64_t i);
 int preload_keys(const bench_opts_t *o, void *w,
                  int (*set)(void *w, const char *k, size_t kl, const char *v, size_t vl));
 
-/* Geometry of the private/globallock table for these options
- * (backend_private.c). */
+/* Geometry of the private-shape/globallock table for these options
+ * (backend_private_shape.c). */
 uint64_t table_slots_for(const bench_opts_t *o);
 uint64_t table_memory_for(const bench_opts_t *o);
 
@@ -174,6 +182,7 @@ uint64_t    now_ns(void);                              /* CLOCK_MONOTONIC */
 typedef struct run {
     const backend_t *be;
     int procs, threads;
+    int processes;                  /* distinct worker pids seen (== procs) */
     uint32_t sample_every;
     double elapsed;                 /* s, first start to last end */
     double cpu;                     /* CPU time the workers got / their wall time */
@@ -213,6 +222,14 @@ void server_stop_all(void);  /* async-signal-safe: kill every started server */
 
 int run_trace(const bench_opts_t *o, const char *trace, int json, int csv);
 int run_memeff(const bench_opts_t *o, int json, int csv);
+
+/* --selftest (selftest.c): 0 when the bench's own hashes, tables and
+ * sampler check out. */
+int run_selftest(const bench_opts_t *o);
+
+/* --fill-capacity (fill.c): evictions and lost keys after storing
+ * `capacity` distinct keys with ample memory, `seeds` seeds per size. */
+int run_fill_capacity(const bench_opts_t *o, unsigned seeds, int json, int csv);
 
 /* shmcache segment name of this run ("/shmcache-bench-<pid>"), removed at
  * exit and on signals by main.c. */

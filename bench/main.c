@@ -16,7 +16,6 @@
  * parent merges them after waitpid.
  */
 #include "bench.h"
-#include "table.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -46,8 +45,8 @@ static const backend_t *const backends[] = {
 #ifndef BENCH_NO_SHMCACHE
     &backend_shmcache, &backend_shmcache_tagged, &backend_shmcache_lease, &backend_shmcache_near,
 #endif
-    &backend_private, &backend_globallock, &backend_memcached, &backend_redis,
-    &backend_null,
+    &backend_private, &backend_private_shape, &backend_globallock, &backend_memcached,
+    &backend_redis, &backend_null,
 };
 
 static const backend_t *backend_by_name(const char *n)
@@ -68,6 +67,7 @@ typedef struct wstat {
     uint64_t t_start, t_end;        /* CLOCK_MONOTONIC ns */
     uint64_t cpu_ns;                /* CPU time of the timed loop */
     int      rc;                    /* init error */
+    int      pid;                   /* the worker's process */
     hist_t   hist[OP_KINDS];
 } __attribute__((aligned(4096))) wstat_t;
 
@@ -87,6 +87,7 @@ static int out_csv, out_json, want_cdf, force_cgt, progress_mode = -1, sample_se
 static uint32_t cur_sample_every;  /* of the current run */
 static char trace_kind[16];
 static int memeff;
+static unsigned fill_seeds;  /* --fill-capacity: seeds per size, 0 = off */
 static int near_matrix;
 static const char *mix_name = "read";
 static char dist_name[32] = "uniform";
@@ -101,9 +102,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: shmcache-bench [options]\n"
-"  --backend LIST     shmcache,shmcache-tagged,shmcache-lease,private,globallock,\n"
-"                     memcached,redis,null (default shmcache); -tagged stores\n"
-"                     every entry under 2 tags, -lease reads through leases\n"
+"  --backend LIST     shmcache,shmcache-tagged,shmcache-lease,private,private-shape,\n"
+"                     globallock,memcached,redis,null (default shmcache); -tagged\n"
+"                     stores every entry under 2 tags, -lease reads through\n"
+"                     leases; private is the limit (key and value inline in a\n"
+"                     process-private table, one per worker: N processes = N\n"
+"                     tables), private-shape a private table of shmcache's shape\n"
 "  --procs LIST       worker processes, e.g. 1,2,4 (default 1)\n"
 "  --threads T        threads per process (default 1)\n"
 "  --duration S       seconds per run (default 2)\n"
@@ -115,9 +119,12 @@ static void usage(FILE *f)
 "  --keys N           distinct keys (default 10000)\n"
 "  --dist D           uniform | zipf[:theta] (default uniform; theta 0.99)\n"
 "  --value-size V     bytes, or a range A-B (a size per key)  (default 100)\n"
-"  --capacity N       index slots of shmcache/table (default 2 x keys)\n"
+"  --capacity N       index slots of shmcache/the tables (default 2 x keys)\n"
 "  --memory BYTES     item memory of shmcache/table (default: all keys fit)\n"
 "  --stripes N        shmcache lock stripes (default: the library's)\n"
+"  --limit-huge       the limit (private) asks for transparent huge pages, as a\n"
+"                     segment gets where /dev/shm offers them (default: the\n"
+"                     system's default pages for private memory)\n"
 "  --sample-every N   time one op in N (power of two, default 16)\n"
 "  --clock-gettime    time samples with clock_gettime instead of rdtsc\n"
 "  --verify           check each hit holds its own key's value\n"
@@ -131,6 +138,9 @@ static void usage(FILE *f)
 "                     1000 here, --duration per run)\n"
 "  --memeff           live bytes / item memory after 10x capacity overwrites\n"
 "                     of mixed sizes (--capacity, --memory, --value-size)\n"
+"  --fill-capacity[=S]  store `capacity` distinct keys in a segment with ample\n"
+"                     memory and report evictions and lost keys, S seeds (default\n"
+"                     3) per size: --capacity, else 4096, 65536 and 1M\n"
 "  --selftest         check the bench's own hash and table, then exit\n");
 }
 
@@ -158,7 +168,7 @@ static int parse_opts(int argc, char **argv, int *selftest)
     enum { O_BACKEND = 256, O_PROCS, O_THREADS, O_DURATION, O_OPS, O_MIX, O_KEYS,
            O_DIST, O_VSIZE, O_CSV, O_JSON, O_TRACE, O_MEMEFF, O_CAP, O_MEM,
            O_STRIPES, O_SAMPLE, O_CGT, O_VERIFY, O_SEED, O_CDF, O_PROG, O_NOPROG,
-           O_SELFTEST, O_HELP, O_NEAR };
+           O_SELFTEST, O_HELP, O_NEAR, O_FILL, O_LHUGE };
     static const struct option lo[] = {
         { "backend", 1, 0, O_BACKEND }, { "procs", 1, 0, O_PROCS },
         { "threads", 1, 0, O_THREADS }, { "duration", 1, 0, O_DURATION },
@@ -166,6 +176,7 @@ static int parse_opts(int argc, char **argv, int *selftest)
         { "dist", 1, 0, O_DIST }, { "value-size", 1, 0, O_VSIZE },
         { "csv", 0, 0, O_CSV }, { "json", 0, 0, O_JSON }, { "trace", 1, 0, O_TRACE },
         { "memeff", 0, 0, O_MEMEFF }, { "near", 0, 0, O_NEAR }, { "capacity", 1, 0, O_CAP },
+        { "fill-capacity", 2, 0, O_FILL }, { "limit-huge", 0, 0, O_LHUGE },
         { "memory", 1, 0, O_MEM }, { "stripes", 1, 0, O_STRIPES },
         { "sample-every", 1, 0, O_SAMPLE }, { "clock-gettime", 0, 0, O_CGT },
         { "verify", 0, 0, O_VERIFY }, { "seed", 1, 0, O_SEED }, { "cdf", 0, 0, O_CDF },
@@ -242,6 +253,13 @@ static int parse_opts(int argc, char **argv, int *selftest)
             snprintf(trace_kind, sizeof trace_kind, "%s", optarg);
             break;
         case O_MEMEFF: memeff = 1; break;
+        case O_FILL:
+            fill_seeds = 3;
+            if (optarg) {
+                if (parse_u64(optarg, &u) || u < 1 || u > 100) goto bad;
+                fill_seeds = (unsigned)u;
+            }
+            break;
         case O_NEAR: near_matrix = 1; break;
         case O_CAP: if (parse_u64(optarg, &O.capacity)) goto bad; break;
         case O_MEM: if (parse_u64(optarg, &O.memory)) goto bad; break;
@@ -256,6 +274,7 @@ static int parse_opts(int argc, char **argv, int *selftest)
             break;
         case O_CGT: force_cgt = 1; break;
         case O_VERIFY: O.verify = 1; break;
+        case O_LHUGE: O.limit_huge = 1; break;
         case O_SEED: if (parse_u64(optarg, &O.seed)) goto bad; break;
         case O_CDF: want_cdf = 1; break;
         case O_PROG: progress_mode = 1; break;
@@ -471,6 +490,7 @@ static void *worker_main(void *arg)
     }
     ws->t_end = now_ns();
     ws->cpu_ns = thread_cpu_ns() - cpu0;
+    ws->pid = (int)getpid();
     atomic_store_explicit(&ws->progress, n, memory_order_relaxed);
     memcpy(ws->ops, ops, sizeof ops);
     ws->hits = hits;
@@ -735,6 +755,13 @@ static int run_one(const backend_t *be, void *g, int nprocs, run_t *res)
             if (ws->t_end > last)
                 last = ws->t_end;
         }
+        /* processes that ran the timed loop (proof that --procs N forked N) */
+        for (unsigned i = 0; i < nw; i++) {
+            unsigned j = 0;
+            while (j < i && sh->w[j].pid != sh->w[i].pid)
+                j++;
+            res->processes += sh->w[i].pid && j == i;
+        }
         res->elapsed = last > first ? (double)(last - first) / 1e9 : 0;
         res->cpu = wall ? (double)cpu / (double)wall : 0;
     }
@@ -742,58 +769,6 @@ static int run_one(const backend_t *be, void *g, int nprocs, run_t *res)
     return rc;
 }
 
-
-/* ---- self test ------------------------------------------------------- */
-
-static int selftest(void)
-{
-    int fails = 0;
-    unsigned worst = table_hash_selftest(1u << 18);
-    bench_opts_t o = O;
-    void *region;
-    table_t *t;
-    char k[KEY_LEN], buf[256];
-    size_t vl;
-    zipf_t z;
-    rng_t r = { 1 };
-    uint64_t top = 0, n = 200000;
-
-    /* 4 keys per bucket on average: a good hash keeps the fullest < 20 */
-    printf("hash: sequential keys, fullest of 65536 buckets holds %u (mean 4)\n", worst);
-    fails += worst >= 20;
-    o.keys = 100000;
-    o.vmin = o.vmax = 100;
-    region = calloc(1, table_region_size(table_slots_for(&o), table_memory_for(&o)));
-    t = table_init(region, table_slots_for(&o), table_memory_for(&o));
-    fails += preload_keys(&o, t, (int (*)(void *, const char *, size_t, const char *, size_t))table_set) != 0;
-    for (uint64_t i = 0; i < o.keys; i++) {
-        key_format(k, i);
-        if (table_get(t, k, KEY_LEN, buf, sizeof buf, &vl) != 0 || vl != 100 ||
-            !value_check(buf, vl, i)) {
-            fails++;
-            break;
-        }
-    }
-    key_format(k, 7);
-    fails += table_del(t, k, KEY_LEN) != 0 || table_get(t, k, KEY_LEN, buf, sizeof buf, &vl) != 1;
-    fails += table_set(t, k, KEY_LEN, "41", 2) != 0;
-    {
-        uint64_t res = 0;
-        fails += table_incr(t, k, KEY_LEN, 1, &res) != 0 || res != 42;
-    }
-    printf("table: %llu items, %llu evictions\n", (unsigned long long)table_items(t),
-           (unsigned long long)table_evictions(t));
-    fails += table_evictions(t) > o.keys / 1000;
-    free(region);
-    /* Zipf(0.99) over 1000 keys: rank 0 has 1 / sum(k^-0.99) = 12.94 % */
-    zipf_init(&z, 1000, 0.99);
-    for (uint64_t i = 0; i < n; i++)
-        top += zipf_next(&z, &r) == 0;
-    printf("zipf: rank 0 drawn %.2f %% (expect 12.94)\n", 100.0 * (double)top / (double)n);
-    fails += fabs(100.0 * (double)top / (double)n - 12.94) > 0.5;
-    printf("selftest: %s\n", fails ? "FAILED" : "ok");
-    return fails ? 1 : 0;
-}
 
 /* ---- main ------------------------------------------------------------ */
 
@@ -871,11 +846,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (self)
-        return selftest();
+        return run_selftest(&O);
     if (trace_kind[0])
         return run_trace(&O, trace_kind, out_json, out_csv) < 0 ? 1 : 0;
     if (memeff)
         return run_memeff(&O, out_json, out_csv) < 0 ? 1 : 0;
+    if (fill_seeds)
+        return run_fill_capacity(&O, fill_seeds, out_json, out_csv) < 0 ? 1 : 0;
     if (near_matrix)
         return run_near() < 0 ? 1 : 0;
 

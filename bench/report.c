@@ -230,12 +230,13 @@ void report_json(const report_cfg_t *cfg, const run_t *runs, int nruns)
     printf(" \"runs\": [");
     for (int i = 0; i < nruns; i++) {
         const run_t *r = &runs[i];
-        printf("%s\n  {\"backend\": \"%s\", \"procs\": %d, \"threads\": %d, \"elapsed_s\": %.4f, "
+        printf("%s\n  {\"backend\": \"%s\", \"procs\": %d, \"processes\": %d, \"threads\": %d, "
+               "\"elapsed_s\": %.4f, "
                "\"ops\": %llu, \"ops_per_s\": %.1f, \"hits\": %llu, \"misses\": %llu, "
                "\"hit_ratio\": %.5f, \"fills\": %llu, \"errors\": %llu, \"verify_failed\": %llu, "
                "\"evictions\": %lld, \"cpu\": %.3f, \"cpu_share\": %.3f, \"ops_per_cpu_s\": %.1f, "
                "\"sample_every\": %u,\n   \"latency\": ",
-               i ? "," : "", r->be->name, r->procs, r->threads, r->elapsed,
+               i ? "," : "", r->be->name, r->procs, r->processes, r->threads, r->elapsed,
                (unsigned long long)r->total, rate(r, r->total),
                (unsigned long long)r->hits, (unsigned long long)r->misses, hit_ratio(r),
                (unsigned long long)r->fills, (unsigned long long)r->errors,

@@ -381,22 +381,3 @@ uint64_t table_items(const table_t *t)
 {
     return t->items;
 }
-
-unsigned table_hash_selftest(uint64_t n)
-{
-    uint64_t nb = n / 4 ? n / 4 : 1;
-    unsigned max = 0;
-    static uint32_t load[1 << 16];
-    char k[KEY_LEN];
-
-    if (nb > (1u << 16))
-        nb = 1u << 16;
-    memset(load, 0, sizeof load);
-    for (uint64_t i = 0; i < nb * 4; i++) {
-        key_format(k, i);
-        uint32_t *l = &load[bench_hash(k, KEY_LEN, 0x5eedull) % nb];
-        if (++*l > max)
-            max = *l;
-    }
-    return max;
-}

@@ -41,8 +41,4 @@ int table_incr(table_t *t, const void *k, size_t kl, uint64_t delta,
 uint64_t table_evictions(const table_t *t);
 uint64_t table_items(const table_t *t);
 
-/* Check the hash spreads sequential keys evenly: returns the largest
- * bucket load seen when `n` keys go into n/4 buckets (expect < 20). */
-unsigned table_hash_selftest(uint64_t n);
-
 #endif
