@@ -29,7 +29,9 @@ static int sc_global_init(const bench_opts_t *o, void **g)
         bytes += KEY_LEN + (v < 24 ? 24 : v) + 64;
     }
     shmc_config_init(&cfg);
-    cfg.capacity = o->capacity ? o->capacity : o->keys * 2;
+    /* The segment promises to hold `capacity` keys (layout 2 sizes its
+     * index from that, with headroom), so the key count is the capacity. */
+    cfg.capacity = o->capacity ? o->capacity : o->keys;
     cfg.memory = o->memory ? o->memory : bytes + bytes / 2 + (4u << 20);
     cfg.max_value_len = o->vmax > 64 ? o->vmax : 64;
     if (o->stripes)

@@ -79,7 +79,7 @@ static int fill_one(const bench_opts_t *o, uint64_t cap, uint64_t seed, fill_res
     shmc_stats(c, &st);
     res->evictions = st.evictions;
     res->curr_items = st.curr_items;
-    res->index_slots = st.capacity;
+    res->index_slots = st.index_slots;
     shmc_close(c);
     shmc_unlink(bench_shm_name);
     free(val);
