@@ -108,8 +108,10 @@ extern "C" {
 typedef struct shmc shmc_t; /* process-local handle; thread-safe */
 
 typedef struct shmc_config {
-    uint64_t capacity;      /* entries the index holds; default 65536; rounded
-                               up to a power of two, at least 8 */
+    uint64_t capacity;      /* distinct keys the segment holds without evicting
+                               any while item memory remains; default 65536.
+                               The index gets headroom: at least 1.8 slots per
+                               key (shmc_info_t.index_slots) */
     uint64_t memory;        /* bytes for items (keys + values + headers);
                                default capacity * 256 */
     uint32_t max_key_len;   /* default 250 */

@@ -89,7 +89,7 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
              * free gap [head, tail) is just below it, so it slides down by
              * the gap (possibly overlapping itself: the copy runs upwards,
              * which is safe with dest < src) and head and tail both move
-             * past it. Done inside the slot's seqlock because the copy may
+             * past it. Done inside the bucket's seqlock because the copy may
              * overwrite the item's own old bytes. */
             if (head != tail) {
                 (*reinserts)--; /* only copies are rationed; in place is free */

@@ -4,12 +4,14 @@
  * Invariant: every change happens under the key's stripe lock, with the
  * stripe marked dirty for its duration (so a holder that dies half-way gets
  * its stripe wiped by the next locker, lock.c), and reaches readers only
- * through a slot's seqlock:
+ * through its bucket's seqlock:
  *
- *   item bytes written into free log space (release fence first, see
- *   read.c: those bytes may still be read by a reader of their old owner)
+ *   item (header, key, value) written into free log space (release fence
+ *   first, see read.c: those bytes may still be read by a reader of their
+ *   old owner)
  *   seq = odd; release fence        pairs with the reader's acquire fence
- *   slot fields, bucket tag
+ *   slot's off and tag (or, for touch/invalidate/lease, the live item's
+ *   header fields in place)
  *   store_release(seq, even)        pairs with the reader's acquire load
  *
  * A set never empties a key's slot on the way: a concurrent get sees the
