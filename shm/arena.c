@@ -24,8 +24,8 @@
 void shm_arena_reset_locked(shmc_t *c, uint32_t stripe)
 {
     struct shm_stripe *st = &c->stripes[stripe];
-    ST(&st->head, 0);
-    ST(&st->tail, 0);
+    shm_set_log_head(st, 0);
+    shm_set_log_tail(st, 0);
     ST(&st->wrap_end, 0);
 }
 
@@ -54,12 +54,12 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
 {
     struct shm_stripe *st = &c->stripes[stripe];
     uint64_t base = shm_arena_base(c, stripe);
-    uint64_t tail = LD(&st->tail), head = LD(&st->head), wrap_end = LD(&st->wrap_end);
+    uint64_t tail = shm_log_tail(st), head = shm_log_head(st), wrap_end = LD(&st->wrap_end);
     uint64_t limit = wrap_end ? wrap_end : head;
     if (tail >= limit) {
         if (!wrap_end)
             return false;
-        ST(&st->tail, 0);
+        shm_set_log_tail(st, 0);
         ST(&st->wrap_end, 0);
         return true;
     }
@@ -81,7 +81,7 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
         /* While most of the stripe's memory is dead bytes, a live item is
          * kept even if cold: evicting it would free nothing an exact LRU
          * would have to free. */
-        bool roomy = LD(&st->st.bytes) <= c->stripe_bytes / 4 * 3;
+        bool roomy = shm_stripe_bytes(st) <= c->stripe_bytes / 4 * 3;
         if (!shm_slot_live_locked(c, idx, shm_item_at(c, base + tail), gen)) {
             shm_drop_slot_locked(c, idx, DROP_RECLAIM);
         } else if ((logref || roomy) && wrap_end && (head == tail || *reinserts > 0)) {
@@ -100,17 +100,17 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
             }
             if (logref)
                 atomic_fetch_and_explicit(&bk->hot, ~HOT_LOGREF(i), memory_order_relaxed);
-            ST(&st->head, head + size);
+            shm_set_log_head(st, head + size);
         } else {
             shm_drop_slot_locked(c, idx, DROP_EVICT);
         }
     }
     tail += size;
     if (wrap_end && tail >= wrap_end) {
-        ST(&st->tail, 0);
+        shm_set_log_tail(st, 0);
         ST(&st->wrap_end, 0);
     } else {
-        ST(&st->tail, tail);
+        shm_set_log_tail(st, tail);
     }
     return true;
 }
@@ -121,7 +121,7 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
 static void prefetch_tail_locked(shmc_t *c, uint32_t stripe)
 {
     struct shm_stripe *st = &c->stripes[stripe];
-    uint64_t tail = LD(&st->tail), wrap_end = LD(&st->wrap_end);
+    uint64_t tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
     if (!wrap_end || tail >= wrap_end)
         return;
     const uint8_t *it = c->base + shm_arena_base(c, stripe) + tail;
@@ -139,7 +139,7 @@ int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32
     /* The log's pointers come from shared memory: a corrupt value must not
      * make us write outside the stripe. An inconsistent log is wiped. */
     {
-        uint64_t head = LD(&st->head), tail = LD(&st->tail), wrap_end = LD(&st->wrap_end);
+        uint64_t head = shm_log_head(st), tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
         if (head > cap || tail > cap || wrap_end > cap ||
             ((head | tail | wrap_end) & (SHMC_ITEM_ALIGN - 1)) || (wrap_end ? head > tail || tail > wrap_end : tail > head))
             shm_wipe_stripe_locked(c, stripe);
@@ -147,31 +147,31 @@ int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32
     /* Each turn allocates, wraps once, or advances the tail by at least one
      * item: bounded by the number of items in the stripe. */
     for (uint64_t turn = 0; turn < 4 * cap / sizeof(struct shm_item) + 4; turn++) {
-        uint64_t head = LD(&st->head), tail = LD(&st->tail), wrap_end = LD(&st->wrap_end);
+        uint64_t head = shm_log_head(st), tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
         if (!wrap_end) {
             if (head == tail && head != 0) { /* empty: start over */
-                ST(&st->head, 0);
-                ST(&st->tail, 0);
+                shm_set_log_head(st, 0);
+                shm_set_log_tail(st, 0);
                 continue;
             }
             if (cap - head >= size) {
-                ST(&st->head, head + size);
+                shm_set_log_head(st, head + size);
                 prefetch_tail_locked(c, stripe);
                 return (int64_t)(base + head);
             }
             /* Not enough at the end: wrap. [head, cap) stays unused until
              * the tail gets there. */
             if (tail == head) { /* empty and at 0 cannot happen: size <= cap */
-                ST(&st->head, 0);
-                ST(&st->tail, 0);
+                shm_set_log_head(st, 0);
+                shm_set_log_tail(st, 0);
                 continue;
             }
             ST(&st->wrap_end, head);
-            ST(&st->head, 0);
+            shm_set_log_head(st, 0);
             continue;
         }
         if (tail - head >= size) {
-            ST(&st->head, head + size);
+            shm_set_log_head(st, head + size);
             prefetch_tail_locked(c, stripe);
             return (int64_t)(base + head);
         }
@@ -179,6 +179,6 @@ int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32
             continue; /* wiped or unwrapped: look again */
     }
     shm_wipe_stripe_locked(c, stripe);
-    ST(&st->head, size);
+    shm_set_log_head(st, size);
     return (int64_t)base;
 }

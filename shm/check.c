@@ -64,7 +64,7 @@ static void check_log(shmc_t *c, uint32_t s, uint8_t *seen, struct report *rp)
 {
     struct shm_stripe *st = &c->stripes[s];
     uint64_t cap = c->stripe_bytes, base = shm_arena_base(c, s);
-    uint64_t head = LD(&st->head), tail = LD(&st->tail), wrap_end = LD(&st->wrap_end);
+    uint64_t head = shm_log_head(st), tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
     if (head > cap || tail > cap || wrap_end > cap || head % 8 || tail % 8 || wrap_end % 8) {
         problem(rp, "stripe %u: log pointers out of range (head %llu tail %llu wrap %llu, size %llu)", s,
                 (unsigned long long)head, (unsigned long long)tail, (unsigned long long)wrap_end,
@@ -167,9 +167,9 @@ static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbu
     }
     uint64_t gen = atomic_load(&c->hdr->generation);
     if (count_gen == (uint32_t)gen &&
-        (LD(&st->st.curr_items) != items || LD(&st->st.bytes) != bytes))
+        (shm_stripe_items(st) != items || shm_stripe_bytes(st) != bytes))
         problem(rp, "stripe %u: counters say %llu items/%llu bytes, slots hold %llu/%llu", s,
-                (unsigned long long)LD(&st->st.curr_items), (unsigned long long)LD(&st->st.bytes),
+                (unsigned long long)shm_stripe_items(st), (unsigned long long)shm_stripe_bytes(st),
                 (unsigned long long)items, (unsigned long long)bytes);
 }
 

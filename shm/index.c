@@ -65,8 +65,7 @@ void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen)
     struct shm_stripe *st = &c->stripes[stripe];
     if (LD(&st->count_gen) != gen) {
         ST(&st->count_gen, gen);
-        ST(&st->st.curr_items, 0);
-        ST(&st->st.bytes, 0);
+        shm_count_reset_locked(st, 0, 0);
     }
 }
 
@@ -123,8 +122,7 @@ static void recount_locked(shmc_t *c, uint32_t stripe)
             }
         }
     }
-    ST(&st->st.curr_items, items);
-    ST(&st->st.bytes, bytes);
+    shm_count_reset_locked(st, items, bytes);
 }
 
 /* Empty slot idx, accounting for why. */
@@ -141,8 +139,7 @@ void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why)
     if (it) {
         bool fetched = LD(&bk->hot) & HOT_FETCHED(i);
         if (LD(&it->gen) == LD(&st->count_gen)) {
-            ST(&st->st.curr_items, LD(&st->st.curr_items) - 1);
-            ST(&st->st.bytes, LD(&st->st.bytes) - LD(&it->size));
+            shm_count_locked(st, -1, LD(&it->size));
         }
         switch (why) {
         case DROP_EVICT:

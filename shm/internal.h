@@ -123,6 +123,15 @@ static inline struct shm_proc *shm_row(shmc_t *c, bool *shared)
     return shm_row_slow(c, shared);
 }
 uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum);
+/* Bump a counter of the calling thread's row (atomic when shared). */
+static inline void shm_row_bump(struct shm_proc *r, bool shared, a64 *f)
+{
+    (void)r;
+    if (shared)
+        atomic_fetch_add_explicit(f, 1, memory_order_relaxed);
+    else
+        BUMP(f, 1);
+}
 
 /* ---- index.c: slots. A slot is named by its global index
  * idx = bucket * SHMC_SLOTS_PER_BUCKET + i. */
@@ -193,6 +202,33 @@ void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen);
 /* Note that a key homed in bucket `home` now lives in its second bucket
  * (before it is published there) or no longer does (after it is gone). */
 void shm_ovf_add_locked(shmc_t *c, uint64_t home, int delta);
+
+/* ---- the stripe's first line (layout.h): log pointers in 8-byte units,
+ * item and byte counts of generation count_gen (stripe lock held to write) */
+static inline uint64_t shm_log_head(const struct shm_stripe *st) { return (uint64_t)LD(&st->head8) * SHMC_ITEM_ALIGN; }
+static inline uint64_t shm_log_tail(const struct shm_stripe *st) { return (uint64_t)LD(&st->tail8) * SHMC_ITEM_ALIGN; }
+static inline void shm_set_log_head(struct shm_stripe *st, uint64_t off)
+{
+    ST(&st->head8, (uint32_t)(off / SHMC_ITEM_ALIGN));
+}
+static inline void shm_set_log_tail(struct shm_stripe *st, uint64_t off)
+{
+    ST(&st->tail8, (uint32_t)(off / SHMC_ITEM_ALIGN));
+}
+static inline uint64_t shm_stripe_items(const struct shm_stripe *st) { return LD(&st->items); }
+static inline uint64_t shm_stripe_bytes(const struct shm_stripe *st) { return (uint64_t)LD(&st->bytes8) * SHMC_ITEM_ALIGN; }
+/* Add an entry of `size` bytes to the counts (sign -1 removes one). */
+static inline void shm_count_locked(struct shm_stripe *st, int sign, uint64_t size)
+{
+    uint32_t units = (uint32_t)(size / SHMC_ITEM_ALIGN);
+    ST(&st->items, sign > 0 ? LD(&st->items) + 1 : LD(&st->items) - 1);
+    ST(&st->bytes8, sign > 0 ? LD(&st->bytes8) + units : LD(&st->bytes8) - units);
+}
+static inline void shm_count_reset_locked(struct shm_stripe *st, uint64_t items, uint64_t bytes)
+{
+    ST(&st->items, (uint32_t)items);
+    ST(&st->bytes8, (uint32_t)(bytes / SHMC_ITEM_ALIGN));
+}
 
 /* ---- arena.c */
 int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen);

@@ -52,6 +52,15 @@ typedef _Atomic uint64_t a64;
  * instruction, still an atomic access for concurrent readers. */
 #define BUMP(p, n) ST((p), LD(p) + (n))
 
+/* The counters each thread keeps in its own row of the process table
+ * (procs.c): the read counters, and the two counters every store bumps
+ * (kept out of the stripe so that a set writes one stripe line). One list:
+ * the row, the retired totals, folding and summing all expand it. */
+#define SHMC_ROW_COUNTERS(X)                                                       \
+    X(cmd_get) X(get_hits) X(get_misses) X(get_expired) X(get_flushed) X(get_locked) \
+    X(stale_hits) X(lease_waits) X(cmd_set) X(total_items)
+#define SHMC_ROW_NCOUNTERS 10
+
 /* Header ready word. */
 #define SHMC_READY 0x52454459u /* "REDY" */
 
@@ -88,9 +97,10 @@ struct shm_header {
     /* Mutable part, one line each so writers do not slow readers. */
     alignas(SHMC_CACHELINE) a64 generation;   /* bumped by shmc_clear */
     alignas(SHMC_CACHELINE) struct {
-        /* read counters of rows folded in after their process died */
-        a64 cmd_get, get_hits, get_misses, get_expired, get_flushed, get_locked;
-        a64 stale_hits, lease_waits;
+        /* counters of rows folded in after their process died */
+#define X(n) a64 n;
+        SHMC_ROW_COUNTERS(X)
+#undef X
     } retired;
     /* Tag invalidation: tag_seq counts invalidations; each invalidation
      * stores its number in the tag's table word (tags.c). */
@@ -101,10 +111,11 @@ struct shm_header {
 /* The fields the checksum covers: everything written once at creation. */
 #define SHMC_HEADER_CHECKED offsetof(struct shm_header, header_check)
 
-/* Per-stripe write statistics, updated only under the stripe lock. */
+/* Per-stripe write statistics, updated only under the stripe lock
+ * (curr_items and bytes live in the stripe's first line, cmd_set and
+ * total_items in the writer's row). */
 struct shm_wstats {
-    a64 curr_items, bytes, total_items;
-    a64 cmd_set, cmd_touch, touch_hits, touch_misses;
+    a64 cmd_touch, touch_hits, touch_misses;
     a64 delete_hits, delete_misses, incr_hits, incr_misses;
     a64 cas_hits, cas_misses, cas_badval;
     a64 evictions, reclaimed, expired_unfetched, evicted_unfetched;
@@ -112,20 +123,30 @@ struct shm_wstats {
     a64 lease_grants, lease_rejects;
 };
 
+/*
+ * A stripe. Its first line is everything a store writes in the stripe: the
+ * lock, the dirty word, the item log's head and tail, and the item count.
+ * Two processes storing random keys pass each stripe's lines back and
+ * forth between their cores; one line per set instead of two is what keeps
+ * them from collapsing (on x86-64 glibc, where pthread_mutex_t is 40
+ * bytes; elsewhere the fields spill into the next line, nothing breaks).
+ *
+ * Item log (see arena.c): [tail, head) holds items, circular; when the log
+ * has wrapped, data before the wrap ends at wrap_end. Offsets are relative
+ * to the stripe's arena; head and tail are kept in 8-byte units (a stripe
+ * is smaller than 32 GiB), and so is bytes.
+ */
 struct shm_stripe {
     pthread_mutex_t lock;                 /* robust, process-shared */
     a32  dirty;                           /* 1 while the holder changes state */
-    a32  count_gen;                       /* generation curr_items/bytes count */
-    /* Item log (see arena.c): [tail, head) holds items, circular; when the
-     * log has wrapped, data before the wrap ends at wrap_end. All offsets
-     * are relative to the stripe's arena. This line also holds the first
-     * four write counters (st.curr_items .. st.cmd_set): everything a set
-     * writes in the stripe besides the lock is in this one line, so two
-     * writer processes move as few lines between them as possible. */
-    alignas(SHMC_CACHELINE) a64 head;
-    a64  tail;
-    a64  wrap_end;
-    a64  cas_next;                        /* per-stripe CAS counter */
+    a32  count_gen;                       /* generation items/bytes8 count */
+    a32  head8;                           /* log head / 8 */
+    a32  tail8;                           /* log tail / 8 */
+    a32  items;                           /* curr_items */
+    a32  bytes8;                          /* bytes / 8 */
+    /* Written when the log wraps, or by less frequent operations. */
+    alignas(SHMC_CACHELINE) a64 wrap_end;
+    a64  cas_next;                        /* CAS values for callers without a row */
     struct shm_wstats st;
 };
 
@@ -137,9 +158,14 @@ struct shm_proc {
     a32 pid;
     a32 primary;        /* 1 for the row a handle claims at open */
     a32 pad;
-    a64 cmd_get, get_hits, get_misses, get_expired, get_flushed, get_locked;
-    a64 stale_hits, lease_waits;
-    uint8_t pad1[SHMC_CACHELINE * 2 - 16 - 8 * 8];
+#define X(n) a64 n;
+    SHMC_ROW_COUNTERS(X)
+#undef X
+    /* CAS values and lease tokens drawn by this row's thread: never reset,
+     * not even when the row changes owner, so a value is never drawn twice
+     * (write.c, shm_next_token_locked). */
+    a64 cas_next;
+    uint8_t pad1[SHMC_CACHELINE * 2 - 16 - 8 * SHMC_ROW_NCOUNTERS - 8];
 };
 
 /*
@@ -215,15 +241,15 @@ struct shm_item {
     a32 hash;           /* 52 low 32 bits of the key's hash: its home bucket */
 };
 
-_Static_assert(sizeof(struct shm_header) == SHMC_CACHELINE * 6, "header layout changed: bump SHMC_LAYOUT_VERSION");
+_Static_assert(sizeof(struct shm_header) == SHMC_CACHELINE * 7, "header layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_header) <= SHMC_HEADER_SIZE, "header too big");
 _Static_assert(sizeof(struct shm_bucket) == SHMC_CACHELINE, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(offsetof(struct shm_bucket, off) == 28, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_proc) == 128, "proc row layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_item) == 56, "item header changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_stripe) % SHMC_CACHELINE == 0, "stripe not line-sized");
-_Static_assert(offsetof(struct shm_stripe, st.cmd_set) / SHMC_CACHELINE ==
-               offsetof(struct shm_stripe, head) / SHMC_CACHELINE, "per-set stripe fields span lines");
+_Static_assert(sizeof(pthread_mutex_t) != 40 || offsetof(struct shm_stripe, bytes8) + 4 <= SHMC_CACHELINE,
+               "per-set stripe fields span lines");
 _Static_assert(offsetof(struct shm_header, generation) % SHMC_CACHELINE == 0, "generation shares a line");
 _Static_assert(sizeof(a64) == 8 && sizeof(a32) == 4, "atomics are not lock-free sized");
 

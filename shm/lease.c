@@ -87,10 +87,7 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
             shm_unlock(c, kl.stripe);
             bool shared;
             struct shm_proc *row = shm_row(c, &shared);
-            if (shared)
-                atomic_fetch_add_explicit(&row->lease_waits, 1, memory_order_relaxed);
-            else
-                BUMP(&row->lease_waits, 1);
+            shm_row_bump(row, shared, &row->lease_waits);
             return -EBUSY;
         }
         uint64_t token = shm_next_token_locked(c, kl.stripe);

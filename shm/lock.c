@@ -42,8 +42,7 @@ void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe)
         lost += used;
     }
     shm_arena_reset_locked(c, stripe);
-    ST(&st->st.curr_items, 0);
-    ST(&st->st.bytes, 0);
+    shm_count_reset_locked(st, 0, 0);
     BUMP(&st->st.recovered_lost, lost);
 }
 

@@ -167,11 +167,9 @@ int shmc_stats(shmc_t *c, shmc_stats_t *o)
         struct shm_wstats *w = &c->stripes[s].st;
         /* Counts of a stripe not written since the last clear are dead. */
         if (LD(&c->stripes[s].count_gen) == (uint32_t)gen) {
-            o->curr_items += LD(&w->curr_items);
-            o->bytes += LD(&w->bytes);
+            o->curr_items += shm_stripe_items(&c->stripes[s]);
+            o->bytes += shm_stripe_bytes(&c->stripes[s]);
         }
-        o->total_items += LD(&w->total_items);
-        o->cmd_set += LD(&w->cmd_set);
         o->cmd_touch += LD(&w->cmd_touch);
         o->touch_hits += LD(&w->touch_hits);
         o->touch_misses += LD(&w->touch_misses);
@@ -200,6 +198,8 @@ int shmc_stats(shmc_t *c, shmc_stats_t *o)
     o->get_locked = LD(&sum.get_locked);
     o->stale_hits = LD(&sum.stale_hits);
     o->lease_waits = LD(&sum.lease_waits);
+    o->cmd_set = LD(&sum.cmd_set);
+    o->total_items = LD(&sum.total_items);
     o->cmd_get = o->get_hits + o->get_misses + o->stale_hits;
     o->tag_invalidations = LD(&c->hdr->tag_invalidations);
     o->capacity = c->capacity;

@@ -49,15 +49,8 @@ __thread struct tl_ent shm_tl_last __attribute__((tls_model("initial-exec")));
 
 static void fold_row(shmc_t *c, struct shm_proc *r)
 {
-#define FOLD(f) atomic_fetch_add_explicit(&c->hdr->retired.f, LD(&r->f), memory_order_relaxed), ST(&r->f, 0)
-    FOLD(cmd_get);
-    FOLD(get_hits);
-    FOLD(get_misses);
-    FOLD(get_expired);
-    FOLD(get_flushed);
-    FOLD(get_locked);
-    FOLD(stale_hits);
-    FOLD(lease_waits);
+#define FOLD(f) atomic_fetch_add_explicit(&c->hdr->retired.f, LD(&r->f), memory_order_relaxed), ST(&r->f, 0);
+    SHMC_ROW_COUNTERS(FOLD)
 #undef FOLD
 }
 
@@ -325,15 +318,8 @@ void shm_procs_detach(shmc_t *c)
 
 static void add_row(struct shm_proc *sum, struct shm_proc *r)
 {
-#define ADD(f) BUMP(&sum->f, LD(&r->f))
-    ADD(cmd_get);
-    ADD(get_hits);
-    ADD(get_misses);
-    ADD(get_expired);
-    ADD(get_flushed);
-    ADD(get_locked);
-    ADD(stale_hits);
-    ADD(lease_waits);
+#define ADD(f) BUMP(&sum->f, LD(&r->f));
+    SHMC_ROW_COUNTERS(ADD)
 #undef ADD
 }
 
@@ -365,14 +351,9 @@ uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum)
     memset(sum, 0, sizeof(*sum));
     struct shm_proc tmp;
     memset(&tmp, 0, sizeof(tmp));
-    ST(&tmp.cmd_get, LD(&c->hdr->retired.cmd_get));
-    ST(&tmp.get_hits, LD(&c->hdr->retired.get_hits));
-    ST(&tmp.get_misses, LD(&c->hdr->retired.get_misses));
-    ST(&tmp.get_expired, LD(&c->hdr->retired.get_expired));
-    ST(&tmp.get_flushed, LD(&c->hdr->retired.get_flushed));
-    ST(&tmp.get_locked, LD(&c->hdr->retired.get_locked));
-    ST(&tmp.stale_hits, LD(&c->hdr->retired.stale_hits));
-    ST(&tmp.lease_waits, LD(&c->hdr->retired.lease_waits));
+#define RETIRED(f) ST(&tmp.f, LD(&c->hdr->retired.f));
+    SHMC_ROW_COUNTERS(RETIRED)
+#undef RETIRED
     add_row(sum, &tmp);
     add_row(sum, &c->local);
     uint32_t attached = 0;

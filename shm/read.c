@@ -129,14 +129,7 @@ int shm_check_key(const shmc_t *c, const void *key, size_t klen)
     return 0;
 }
 
-static inline void count(struct shm_proc *r, bool shared, a64 *f)
-{
-    (void)r;
-    if (shared)
-        atomic_fetch_add_explicit(f, 1, memory_order_relaxed);
-    else
-        BUMP(f, 1);
-}
+#define count shm_row_bump
 
 /* The shared body of shmc_get and shmc_get_stale. */
 int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,

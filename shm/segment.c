@@ -389,6 +389,10 @@ static int build(uint8_t *base, const struct geometry *g)
             return r;
         ST(&st[i].cas_next, 1);
     }
+    /* Counters start at 1: 0 is "no lease" and never a CAS value. */
+    struct shm_proc *rows = (struct shm_proc *)(void *)(base + g->procs_off);
+    for (uint32_t i = 0; i < SHMC_PROC_SLOTS; i++)
+        ST(&rows[i].cas_next, 1);
     /* Release: publishes everything above to any process that sees READY. */
     atomic_store_explicit(&h->ready, SHMC_READY, memory_order_release);
     return 0;

@@ -57,8 +57,7 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
      * they are dead, and the log reclaims them. */
     struct shm_item *old = shm_slot_item_locked(c, idx);
     if (old && LD(&old->gen) == gen) {
-        ST(&st->st.curr_items, LD(&st->st.curr_items) - 1);
-        ST(&st->st.bytes, LD(&st->st.bytes) - LD(&old->size));
+        shm_count_locked(st, -1, LD(&old->size));
     }
     uint64_t cas = shm_next_token_locked(c, kl->stripe);
 
@@ -101,10 +100,11 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
         atomic_fetch_and_explicit(&bk->hot, ~HOT_ALL(i), memory_order_relaxed);
     shm_bucket_end(bk, odd);
 
-    BUMP(&st->st.curr_items, 1);
-    BUMP(&st->st.bytes, size);
-    BUMP(&st->st.total_items, 1);
-    BUMP(&st->st.cmd_set, 1);
+    shm_count_locked(st, +1, size);
+    bool shared;
+    struct shm_proc *row = shm_row(c, &shared);
+    shm_row_bump(row, shared, &row->total_items);
+    shm_row_bump(row, shared, &row->cmd_set);
 }
 
 /* Store under the lock: room in the log, then the slot the key has (it may
@@ -124,14 +124,26 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
     ST(&st->dirty, 0);
 }
 
-/* A value unique in the segment's life: the stripe's counter times 1024
- * plus the stripe (CAS values and lease tokens). */
+/* A value unique in the segment's life (CAS values and lease tokens): a
+ * counter times 2048 plus where the counter lives. The calling thread's
+ * row (0..1023) when it owns one: the row's line is its own, so drawing a
+ * value moves no line between cores. Else the stripe's counter (1024 +
+ * stripe), under the stripe lock. Neither counter is ever reset. */
 uint64_t shm_next_token_locked(shmc_t *c, uint32_t stripe)
 {
+    bool shared;
+    struct shm_proc *row = shm_row(c, &shared);
+    if (row >= c->procs && row < c->procs + c->proc_slots) {
+        uint64_t ctr = shared ? atomic_fetch_add_explicit(&row->cas_next, 1, memory_order_relaxed)
+                              : LD(&row->cas_next);
+        if (!shared)
+            ST(&row->cas_next, ctr + 1);
+        return (ctr << 11) | (uint64_t)(row - c->procs);
+    }
     struct shm_stripe *st = &c->stripes[stripe];
     uint64_t ctr = LD(&st->cas_next);
     ST(&st->cas_next, ctr + 1);
-    return (ctr << 10) | stripe;
+    return (ctr << 11) | (SHMC_PROC_SLOTS + stripe);
 }
 
 /* Lock the key's stripe and bring its counters to the current generation. */
@@ -154,7 +166,7 @@ void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl)
     for (int k = 0; k < kl->nb; k++)
         __builtin_prefetch(&c->buckets[kl->b[k]], 1);
     const struct shm_stripe *st = &c->stripes[kl->stripe];
-    uint64_t tail = LD(&st->tail);
+    uint64_t tail = shm_log_tail(st);
     if (tail < c->stripe_bytes)
         __builtin_prefetch(c->base + shm_arena_base(c, kl->stripe) + tail, 0);
 }

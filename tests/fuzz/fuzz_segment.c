@@ -170,8 +170,8 @@ static void build_image(void)
 
 /* SHMC_FUZZ_SKIP keeps known bugs from hiding new ones while they are
  * being fixed (docs/RELIABILITY.md): "log" leaves the stripes' item-log
- * words (head, tail, wrap_end) intact; "wrap" caps slot item offsets
- * at 2^62 (still far outside the segment, but item + size cannot wrap). */
+ * words (head, tail, wrap_end) intact; "wrap" capped layout 1's 64-bit
+ * slot offsets and is a no-op since layout 2. */
 static int g_skip_log = -1, g_skip_wrap;
 
 /* Whether byte off lies in a stripe mutex outside its lock word (or, with
@@ -181,8 +181,10 @@ static int protected_byte(uint64_t off)
     if (off < g_stripes_off || off >= g_stripes_off + g_nstripes * sizeof(struct shm_stripe))
         return 0;
     uint64_t in = (off - g_stripes_off) % sizeof(struct shm_stripe);
-    if (g_skip_log && in >= offsetof(struct shm_stripe, head) &&
-        in < offsetof(struct shm_stripe, wrap_end) + sizeof(uint64_t))
+    if (g_skip_log && ((in >= offsetof(struct shm_stripe, head8) &&
+                        in < offsetof(struct shm_stripe, tail8) + sizeof(uint32_t)) ||
+                       (in >= offsetof(struct shm_stripe, wrap_end) &&
+                        in < offsetof(struct shm_stripe, wrap_end) + sizeof(uint64_t))))
         return 1;
     return in >= sizeof(int) && in < sizeof(pthread_mutex_t);
 }
