@@ -86,6 +86,11 @@ static enum rd probe(shmc_t *c, uint64_t b, const struct keyloc *kl, const void 
          * segment must not make us read outside item memory. */
         if (!shm_item_ok(c, item, sizeof(struct shm_item)))
             return validate(bk, s1) ? RD_CORRUPT : RD_RETRY;
+        /* The header, key and a small value span two or three lines: ask
+         * for the next ones now, so their misses overlap the first's
+         * instead of following the key compare (prefetches never fault). */
+        __builtin_prefetch(c->base + item + SHMC_CACHELINE, 0);
+        __builtin_prefetch(c->base + item + 2 * SHMC_CACHELINE, 0);
         struct shm_item *it = shm_item_at(c, item);
         if (LD(&it->klen) != klen)
             continue;
