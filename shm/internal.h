@@ -95,6 +95,23 @@ uint32_t shm_mapping_hugepages(const shmc_t *c); /* 1: mapped with huge pages */
 int  shm_lock(shmc_t *c, uint32_t stripe);
 void shm_unlock(shmc_t *c, uint32_t stripe);
 void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe);
+/* A change to a stripe's state, bracketed: the dirty word is set for its
+ * duration, so that a holder killed inside it gets the stripe wiped by the
+ * next locker (lock.c), and one killed outside any change costs nothing.
+ * Pairs nest: end restores what begin found. Every change of slots, items,
+ * the log or the counts of a stripe happens inside one. */
+static inline uint32_t shm_change_begin_locked(struct shm_stripe *st)
+{
+    uint32_t was = LD(&st->dirty);
+    if (!was)
+        ST(&st->dirty, 1);
+    return was;
+}
+static inline void shm_change_end_locked(struct shm_stripe *st, uint32_t was)
+{
+    if (!was)
+        ST(&st->dirty, 0);
+}
 
 /* ---- procs.c */
 int  shm_procs_attach(shmc_t *c);

@@ -77,9 +77,9 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
         }
         if (s && LD(&s->gen) != gen) {
             /* left over from before a clear: nothing in it counts */
-            ST(&st->dirty, 1);
+            uint32_t was = shm_change_begin_locked(st);
             shm_drop_slot_locked(c, (uint64_t)idx, DROP_RECLAIM);
-            ST(&st->dirty, 0);
+            shm_change_end_locked(st, was);
             s = NULL;
         }
         uint64_t held = s ? LD(&s->lease) : 0;
@@ -93,14 +93,14 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
         uint64_t token = shm_next_token_locked(c, kl.stripe);
         uint32_t gseq = (uint32_t)shm_tag_seq(c);
         uint64_t deadline = shm_expiry_from_ttl(lease_ms);
-        ST(&st->dirty, 1);
+        uint32_t was = shm_change_begin_locked(st);
         if (s) {
             lease_slot_locked(shm_bucket_of(c, (uint64_t)idx), s, token, gseq, deadline);
         } else {
             struct store_extra x = {NULL, 0, 0, SLOT_NOVALUE, token, gseq};
             shm_store_locked(c, &kl, key, klen, "", 0, deadline, 0, gen, &x);
         }
-        ST(&st->dirty, 0);
+        shm_change_end_locked(st, was);
         BUMP(&st->st.lease_grants, 1);
         shm_unlock(c, kl.stripe);
         *lease = token;
@@ -174,13 +174,13 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
         /* A refused lease is over too: the next miss must be able to hand
          * out a fresh one at once, not wait for this one to expire. */
         if (s && LD(&s->lease) == lease) {
-            ST(&st->dirty, 1);
+            uint32_t was = shm_change_begin_locked(st);
             struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)idx);
             uint32_t odd = shm_bucket_begin(bk);
             ST(&s->lease, 0);
             ST(&s->state, (uint8_t)(LD(&s->state) & ~SLOT_LEASED));
             shm_bucket_end(bk, odd);
-            ST(&st->dirty, 0);
+            shm_change_end_locked(st, was);
         }
     } else {
         /* Stamp the value with the tag_seq of the lease's grant, not the
@@ -223,7 +223,7 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
     if (idx >= 0) {
         struct shm_item *s = shm_slot_item_locked(c, (uint64_t)idx);
         bool live = shm_slot_live_locked(c, (uint64_t)idx, s, gen);
-        ST(&st->dirty, 1);
+        uint32_t was = shm_change_begin_locked(st);
         if (LD(&s->gen) != gen) {
             shm_drop_slot_locked(c, (uint64_t)idx, DROP_RECLAIM);
         } else if (LD(&s->state) & SLOT_NOVALUE) {
@@ -236,7 +236,7 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
             ST(&s->lease, 0);
             shm_bucket_end(bk, odd);
         }
-        ST(&st->dirty, 0);
+        shm_change_end_locked(st, was);
         if (live)
             r = 0;
     }

@@ -39,7 +39,7 @@ int64_t shmc_flush_expired(shmc_t *c)
         uint32_t gen = shm_gen(c);
         shm_sync_gen_locked(c, s, gen);
         struct shm_stripe *st = &c->stripes[s];
-        ST(&st->dirty, 1);
+        uint32_t was = shm_change_begin_locked(st);
         for (uint64_t b = s; b < c->nbuckets; b += c->nstripes) {
             for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
                 uint64_t idx = b * SHMC_SLOTS_PER_BUCKET + i;
@@ -54,7 +54,7 @@ int64_t shmc_flush_expired(shmc_t *c)
                 }
             }
         }
-        ST(&st->dirty, 0);
+        shm_change_end_locked(st, was);
         shm_unlock(c, s);
     }
     return n;

@@ -114,14 +114,14 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
                       const struct store_extra *x)
 {
     struct shm_stripe *st = &c->stripes[kl->stripe];
-    ST(&st->dirty, 1);
+    uint32_t was = shm_change_begin_locked(st);
     uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
     int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
     int64_t idx = shm_find_locked(c, kl, key, klen);
     if (idx < 0)
         idx = shm_choose_slot_locked(c, kl, gen);
     publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags, x);
-    ST(&st->dirty, 0);
+    shm_change_end_locked(st, was);
 }
 
 /* A value unique in the segment's life (CAS values and lease tokens): a
@@ -355,12 +355,12 @@ int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
     int64_t idx = shm_find_locked(c, &kl, key, klen);
     struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
     if (shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
-        ST(&st->dirty, 1);
+        uint32_t was = shm_change_begin_locked(st);
         struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)idx);
         uint32_t odd = shm_bucket_begin(bk);
         ST(&s->expiry, expiry);
         shm_bucket_end(bk, odd);
-        ST(&st->dirty, 0);
+        shm_change_end_locked(st, was);
         BUMP(&st->st.touch_hits, 1);
     } else {
         BUMP(&st->st.touch_misses, 1);
@@ -381,9 +381,9 @@ int shmc_delete(shmc_t *c, const void *key, size_t klen)
     int64_t idx = shm_find_locked(c, &kl, key, klen);
     if (idx >= 0) {
         bool live = shm_slot_live_locked(c, (uint64_t)idx, shm_slot_item_locked(c, (uint64_t)idx), gen);
-        ST(&st->dirty, 1);
+        uint32_t was = shm_change_begin_locked(st);
         shm_drop_slot_locked(c, (uint64_t)idx, live ? DROP_DELETE : DROP_RECLAIM);
-        ST(&st->dirty, 0);
+        shm_change_end_locked(st, was);
         r = live ? 0 : -ENOENT;
     } else {
         r = -ENOENT;
