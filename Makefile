@@ -70,7 +70,7 @@ else
 endif
 
 .PHONY: all lib tests test test-threads test-tool test-python python demo bench bench-full install uninstall clean deps deps-test deps-bench deps-python
-.PHONY: test-python-venv install-python e2e deps-e2e
+.PHONY: test-python-venv install-python e2e e2e-smoke deps-e2e
 
 # The bench is built when its client libraries are there (make test installs
 # them), so its smoke test in make test always has a binary to run.
@@ -137,8 +137,14 @@ test-python-venv: deps-python
 # The Django shop under gunicorn + wrk with four cache backends (not part of
 # make test: about E2E_SECONDS per backend plus start-up).
 E2E_SECONDS ?= 10
+E2E_ARGS ?=
 e2e: deps-e2e python
-	$(PY) examples/django_shop/e2e.py --seconds $(E2E_SECONDS) --pythonpath $(abspath $(PYDIR))
+	$(PY) examples/django_shop/e2e.py --seconds $(E2E_SECONDS) --pythonpath $(abspath $(PYDIR)) $(E2E_ARGS)
+
+# Part of make test: the shop with ShmCache for 2 s; fails on a stale read
+# or a wrong answer, never on speed.
+e2e-smoke: python
+	$(PY) examples/django_shop/e2e.py --seconds 2 --warmup 1 --backends shmcache --pythonpath $(abspath $(PYDIR))
 
 tests: $(TEST_BIN)
 
@@ -154,6 +160,7 @@ test: deps-test
 	if [ -d python/tests ] && [ -z "$(SAN)" ]; then \
 	  echo "== python/tests"; $(MAKE) --no-print-directory test-python || fail=1; \
 	  echo "== python/tests/venv_install.sh"; $(MAKE) --no-print-directory test-python-venv || fail=1; \
+	  echo "== examples/django_shop (smoke)"; $(MAKE) --no-print-directory e2e-smoke || fail=1; \
 	fi; \
 	exit $$fail
 

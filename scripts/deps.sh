@@ -8,7 +8,7 @@ what=${1:-build}
 pkgs="gcc make pkg-config liburcu-dev libcmocka-dev"
 case "$what" in
   test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev"
-          pkgs="$pkgs python3-venv python3-setuptools python3-wheel" ;;
+          pkgs="$pkgs python3-venv python3-setuptools python3-wheel gunicorn wrk" ;;
   bench)  pkgs="$pkgs memcached redis-server libmemcached-dev libhiredis-dev gnuplot-nox" ;;
   python) pkgs="$pkgs python3-dev python3-django python3-venv python3-setuptools python3-wheel" ;;
   # make e2e: the Django shop under gunicorn, loaded by wrk, four cache backends

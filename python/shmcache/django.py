@@ -233,15 +233,22 @@ class ShmCache(BaseCache):
         c, k = self._key(key, version)
         return c.contains(k)
 
+    def _keys(self, keys, version):
+        """(handle, [segment key]) for Django keys, as _key for each."""
+        make_key, validate, c = self.make_key, self.validate_key, self._cache
+        maxk = self._max_key
+        out = []
+        for key in keys:
+            k = make_key(key, version)
+            validate(k)
+            if not (type(k) is str and k.isascii() and 0 < len(k) <= maxk):
+                k = self._long_key(k)
+            out.append(k)
+        return c, out
+
     def get_many(self, keys, version=None):
         keys = list(keys)
-        if not keys:
-            return {}
-        c = None
-        segkeys = []
-        for key in keys:
-            c, k = self._key(key, version)
-            segkeys.append(k)
+        c, segkeys = self._keys(keys, version)
         decode = self._decode
         return {key: decode(item[0], item[1])
                 for key, item in zip(keys, c.get_many_items(segkeys)) if item is not None}
@@ -250,29 +257,22 @@ class ShmCache(BaseCache):
         if not data:
             return []
         ttl = self._ttl(timeout)
-        c = None
-        items = []
-        bykey = {}
-        for key, value in data.items():
-            c, k = self._key(key, version)
-            bykey[k] = key
-            items.append((k,) + self._encode(value))
+        keys = list(data)
+        c, segkeys = self._keys(keys, version)
         if ttl is None:
-            c.delete_many([it[0] for it in items])
+            c.delete_many(segkeys)
             return []
-        too_big = c.set_many(items, ttl)
+        encode = self._encode
+        too_big = c.set_many([(k,) + encode(data[key]) for k, key in zip(segkeys, keys)], ttl)
         if not too_big:
             return []
         # As set(): a key whose new value cannot be stored loses its old one.
         c.delete_many(too_big)
+        bykey = dict(zip(segkeys, keys))
         return [bykey[k] for k in too_big]
 
     def delete_many(self, keys, version=None):
-        c = None
-        segkeys = []
-        for key in keys:
-            c, k = self._key(key, version)
-            segkeys.append(k)
+        c, segkeys = self._keys(keys, version)
         if segkeys:
             c.delete_many(segkeys)
 

@@ -18,6 +18,15 @@ TIMEOUT = 300
 _MISS = object()
 
 
+def _text(body):
+    # Content-Length lets a client (wrk) see the end of an answer on servers
+    # that neither chunk nor announce a close (uwsgi's http-socket).
+    data = body.encode()
+    r = HttpResponse(data, content_type="text/plain")
+    r["Content-Length"] = str(len(data))
+    return r
+
+
 def _key(pid):
     return "product:%d" % pid
 
@@ -38,13 +47,13 @@ def page(request, n):
     """Page n: products n*20+1 .. n*20+20, one line each."""
     first = n * PAGE + 1
     lines = ["%d %s %s v%d" % ((pid,) + product_data(pid)) for pid in range(first, first + PAGE)]
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
+    return _text("\n".join(lines) + "\n")
 
 
 def product(request, pid):
     """One product: "<id> <price> v<version>"."""
     name, price, version = product_data(pid)
-    return HttpResponse("%d %s v%d\n" % (pid, price, version), content_type="text/plain")
+    return _text("%d %s v%d\n" % (pid, price, version))
 
 
 def update(request, pid):
@@ -60,4 +69,4 @@ def update(request, pid):
         # same transaction: this worker holds SQLite's write lock until commit
         price, version = Product.objects.filter(pk=pid).values_list("price", "version").get()
     cache.delete(_key(pid))
-    return HttpResponse("%d %s v%d\n" % (pid, price, version), content_type="text/plain")
+    return _text("%d %s v%d\n" % (pid, price, version))
