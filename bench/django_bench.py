@@ -24,13 +24,8 @@ same defaults written out here), one coroutine awaiting them in turn in an
 asyncio loop.
 """
 import argparse
-import atexit
 import os
 import platform
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 
@@ -38,74 +33,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUILT = os.path.join(HERE, "..", "build", "python")
 if os.path.isdir(os.path.join(BUILT, "shmcache")):
     sys.path.insert(0, os.path.abspath(BUILT))
+sys.path.insert(0, HERE)
+import loopback  # noqa: E402  (bench/loopback.py)
 
-_servers = []
-
-
-def _stop_servers():
-    while _servers:
-        p = _servers.pop()
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-atexit.register(_stop_servers)
-
-
-def _on_signal(signum, frame):
-    _stop_servers()
-    sys.exit(128 + signum)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.02)
-    return False
-
-
-def start_server(argv, port):
-    if not shutil.which(argv[0]):
-        return None, "%s not installed" % argv[0]
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _servers.append(p)
-    if not wait_port(port, p):
-        return None, "%s did not start" % argv[0]
-    return p, None
 
 
 def start_memcached():
-    port = free_port()
-    argv = ["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64", "-t", "1"]
-    if os.geteuid() == 0:
-        argv += ["-u", "nobody"]
-    p, err = start_server(argv, port)
-    return port, err
+    try:
+        return loopback.start_memcached()[1], None
+    except RuntimeError as e:
+        return None, str(e)
 
 
 def start_redis():
-    port = free_port()
-    argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
-    p, err = start_server(argv, port)
-    return port, err
+    try:
+        return loopback.start_redis()[1], None
+    except RuntimeError as e:
+        return None, str(e)
 
 
 def one_round(fn, keys, length=0.1):
@@ -275,8 +219,7 @@ def main():
                     help="only ShmCache's async API against the sync_to_async defaults")
     args = ap.parse_args()
     seconds = args.seconds or (0.3 if args.quick else 2.5)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    loopback.stop_on_signals()
 
     import django
     from django.conf import settings
@@ -334,7 +277,7 @@ def main():
                                             value, seconds)
         print("  async done", file=sys.stderr, flush=True)
     finally:
-        _stop_servers()
+        loopback.stop_all()
         try:
             import shmcache
             shmcache.unlink(seg)

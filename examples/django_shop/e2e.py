@@ -21,13 +21,10 @@ are stopped by PID (try/finally, atexit, SIGTERM/SIGHUP); the SQLite file
 and the shmcache segment are removed at the end.
 """
 import argparse
-import atexit
 import http.client
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,82 +33,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "bench"))
+import loopback  # noqa: E402  (bench/loopback.py: servers on 127.0.0.1, stopped by PID)
 PY = "/usr/bin/python3"
 BACKENDS = ("locmem", "shmcache", "pymemcache", "redis")
 LABEL = {"locmem": "LocMemCache", "shmcache": "ShmCache",
          "pymemcache": "PyMemcacheCache", "redis": "django-redis"}
 PRODUCTS = 200
 CHECK_READS = 4
-
-_procs = []
-
-
-def _stop(p, timeout=10):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def _stop_all():
-    while _procs:
-        _stop(_procs.pop())
-
-
-atexit.register(_stop_all)
-
-
-def _on_signal(signum, frame):
-    _stop_all()
-    sys.exit(128 + signum)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def start(argv, port, env=None, cwd=None, log=None):
-    p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                         stdout=log or subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
-    _procs.append(p)
-    if not wait_port(port, p):
-        _stop(p)
-        raise RuntimeError("%s did not start on 127.0.0.1:%d" % (argv[0], port))
-    return p
-
-
-def start_memcached():
-    port = free_port()
-    argv = ["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64", "-t", "2"]
-    if os.geteuid() == 0:
-        argv += ["-u", "nobody"]
-    return start(argv, port), "127.0.0.1:%d" % port
-
-
-def start_redis():
-    port = free_port()
-    argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
-    return start(argv, port), "redis://127.0.0.1:%d/0" % port
-
 
 def request(port, method, path, timeout=30):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -200,8 +129,8 @@ def server_argv(server, port, args):
 
 def run_backend(server, kind, location, args, base_env, log):
     env = dict(base_env, SHOP_CACHE=kind, SHOP_CACHE_LOCATION=location)
-    port = free_port()
-    srv = start(server_argv(server, port, args), port, env=env, cwd=HERE, log=log)
+    port = loopback.free_port()
+    srv = loopback.start(server_argv(server, port, args), port, env=env, cwd=HERE, log=log)
     try:
         # warm-up: every worker imports Django and fills its cache
         run_wrk(port, args.warmup, args.connections, 1)
@@ -229,8 +158,7 @@ def run_backend(server, kind, location, args, base_env, log):
             print(out, file=sys.stderr)
         return res
     finally:
-        _procs.remove(srv)
-        _stop(srv)
+        loopback.stop(srv)
 
 
 def merge(old, new):
@@ -309,8 +237,7 @@ def main():
     for v in servers:
         if v not in ("gunicorn", "uwsgi"):
             ap.error("unknown server %r" % v)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    loopback.stop_on_signals()
 
     tmp = tempfile.mkdtemp(prefix="django_shop_")
     segment = "django_shop_e2e_%d" % os.getpid()
@@ -324,9 +251,9 @@ def main():
         migrate(dict(base_env, SHOP_CACHE="locmem"))
         locations = {"locmem": "shop", "shmcache": segment}
         if "pymemcache" in kinds:
-            locations["pymemcache"] = start_memcached()[1]
+            locations["pymemcache"] = "127.0.0.1:%d" % loopback.start_memcached(threads=2)[1]
         if "redis" in kinds:
-            locations["redis"] = start_redis()[1]
+            locations["redis"] = "redis://127.0.0.1:%d/0" % loopback.start_redis()[1]
         for rnd in range(args.rounds):
             for v in servers:
                 for k in kinds:
@@ -340,7 +267,7 @@ def main():
         sys.stderr.write(log.read()[-4000:])
         raise
     finally:
-        _stop_all()
+        loopback.stop_all()
         log.close()
         sys.path.insert(0, args.pythonpath)
         try:

@@ -1149,60 +1149,49 @@ static int batch_get(CacheObject *s, const bytesarg *k, PyObject **v, uint32_t *
     return r;
 }
 
-/* get_many_items(keys) -> list: for each key, in order, (bytes, flags) or
- * None on a miss. */
-static PyObject *Cache_get_many_items(CacheObject *s, PyObject *keys)
+/* The gets of a batch: as_dict 0 gives get_many_items' list (for each key,
+ * in order, (bytes, flags) or None on a miss), 1 get_many's dict ({key:
+ * bytes} for the keys that hit). */
+static PyObject *get_batch(CacheObject *s, PyObject *keys, int as_dict)
 {
     keybatch b;
     if (keybatch_init(&b, keys) < 0)
         return NULL;
-    PyObject *out = PyList_New(b.n);
+    PyObject *out = as_dict ? PyDict_New() : PyList_New(b.n);
     for (Py_ssize_t i = 0; out && i < b.n; i++) {
-        PyObject *v, *item;
+        PyObject *v = NULL, *item = NULL;
         uint32_t flags = 0;
         int r = batch_get(s, &b.k[i], &v, &flags);
-        if (r == -ENOENT) {
-            Py_INCREF(Py_None);
-            item = Py_None;
-        } else if (r < 0) {
-            Py_CLEAR(out);
+        if (r < 0 && r != -ENOENT) {
             raise_err(r);
-            break;
-        } else if (!(item = Py_BuildValue("(Nk)", v, (unsigned long)flags))) {
-            Py_CLEAR(out);
-            break;
+        } else if (as_dict) {
+            if (!v || PyDict_SetItem(out, PyTuple_GET_ITEM(b.keys, i), v) == 0)
+                item = Py_None; /* no error */
+            Py_XDECREF(v);
+        } else if (!v) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(out, i, Py_None);
+            item = Py_None;
+        } else if ((item = Py_BuildValue("(Nk)", v, (unsigned long)flags))) {
+            PyList_SET_ITEM(out, i, item);
         }
-        PyList_SET_ITEM(out, i, item);
+        if (!item)
+            Py_CLEAR(out);
     }
     keybatch_free(&b);
     return out;
 }
 
+/* get_many_items(keys) -> [(bytes, flags) or None per key] */
+static PyObject *Cache_get_many_items(CacheObject *s, PyObject *keys)
+{
+    return get_batch(s, keys, 0);
+}
+
 /* get_many(keys) -> {key: bytes} for the keys that hit. */
 static PyObject *Cache_get_many(CacheObject *s, PyObject *keys)
 {
-    keybatch b;
-    if (keybatch_init(&b, keys) < 0)
-        return NULL;
-    PyObject *out = PyDict_New();
-    for (Py_ssize_t i = 0; out && i < b.n; i++) {
-        PyObject *v;
-        uint32_t flags;
-        int r = batch_get(s, &b.k[i], &v, &flags);
-        if (r == -ENOENT)
-            continue;
-        if (r < 0) {
-            Py_CLEAR(out);
-            raise_err(r);
-            break;
-        }
-        int e = PyDict_SetItem(out, PyTuple_GET_ITEM(b.keys, i), v);
-        Py_DECREF(v);
-        if (e < 0)
-            Py_CLEAR(out);
-    }
-    keybatch_free(&b);
-    return out;
+    return get_batch(s, keys, 1);
 }
 
 /* delete_many(keys) -> number of live entries deleted. The GIL is released
