@@ -180,7 +180,9 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/examples/prices
 	$(BUILD)/examples/prices
 
-shmcache.pc: Makefile
+# Rewritten by every install: it records PREFIX, which may differ per call.
+.PHONY: shmcache.pc
+shmcache.pc:
 	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: shmcache\nDescription: cache shared by processes in POSIX shared memory\nVersion: %s\nLibs: -L$${libdir} -lshmcache\nLibs.private: -lurcu-memb -lurcu-cds -pthread\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' > $@
 
@@ -208,7 +210,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PYLIBDIR)/shmcache
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz shmcache.pc
+	rm -rf build build-asan build-tsan build-fuzz shmcache.pc python/build python/shmcache.egg-info
 
 # ---- reliability: chaos, fuzz, valgrind, static analysis
 #   make chaos      long kill -9 chaos run + linearizability check (CHAOS_SECONDS, LINEARIZE_SECONDS)

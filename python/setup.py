@@ -66,6 +66,8 @@ def extension():
         return ext, version_from_header(os.path.join(INCLUDE, "shmcache.h"))
     cflags = pkg_config("--cflags")
     libs = pkg_config("--libs", "--static")
+    # found at run time where pkg-config found it (PREFIX may be anywhere)
+    libs.append("-Wl,-rpath," + pkg_config("--variable=libdir")[0])
     version = pkg_config("--modversion")[0]
     ext = Extension("shmcache._shmcache", sources=[binding],
                     extra_compile_args=CFLAGS + cflags, extra_link_args=libs)

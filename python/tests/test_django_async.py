@@ -9,12 +9,19 @@ import inspect
 import threading
 import unittest
 
-import tests.test_django  # noqa: F401  (configures Django's settings)
+from tests.test_django import LOCATION  # configures Django's settings
 from django.core.cache import caches
 
 import shmcache
 from shmcache.django import ShmCache
 from tests import segment_name
+
+
+
+def tearDownModule():
+    # test_django's teardown ran before this module re-created the segment
+    shmcache.unlink(LOCATION)
+
 
 ASYNC_METHODS = ("aget", "aset", "aadd", "adelete", "aget_many", "aset_many",
                  "adelete_many", "ahas_key", "aincr", "adecr", "atouch",
