@@ -199,6 +199,10 @@ def report(results, args):
     for (v, k), r in results.items():
         if r["last_error"]:
             print("note: %s/%s checker error: %s" % (v, LABEL[k], r["last_error"]))
+    for (v, k), r in results.items():
+        if k == "locmem" and not r["stale"]:
+            print("note: %s/LocMemCache showed no stale read: the check saw no staleness "
+                  "this run (too few updates?)" % v)
     for (v, k), shm in results.items():
         if k != "shmcache":
             continue
