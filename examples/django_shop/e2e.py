@@ -42,15 +42,44 @@ LABEL = {"locmem": "LocMemCache", "shmcache": "ShmCache",
 PRODUCTS = 200
 CHECK_READS = 4
 
-def request(port, method, path, timeout=30):
+def request(port, method, path, timeout=30, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         c.request(method, path)
         r = c.getresponse()
         body = r.read()
+        if headers is not None:
+            headers.update(r.getheaders())
         return r.status, body
     finally:
         c.close()
+
+
+def wait_workers(port, workers, timeout=120.0):
+    """Until every worker has answered (each one imports Django when it
+    boots, seconds on a loaded machine, and would otherwise boot inside the
+    measurement): rounds of 2*workers concurrent GETs, each worker says its
+    pid in X-Worker."""
+    seen = set()
+    deadline = time.monotonic() + timeout
+
+    def one():
+        h = {}
+        try:
+            request(port, "GET", "/product/1/", headers=h)
+        except OSError:
+            return
+        if "X-Worker" in h:
+            seen.add(h["X-Worker"])
+
+    while len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError("only %d of %d workers answered" % (len(seen), workers))
+        ts = [threading.Thread(target=one) for _ in range(2 * workers)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
 
 
 _VERSION = re.compile(rb" v(\d+)\n\Z")
@@ -132,7 +161,8 @@ def run_backend(server, kind, location, args, base_env, log):
     port = loopback.free_port()
     srv = loopback.start(server_argv(server, port, args), port, env=env, cwd=HERE, log=log)
     try:
-        # warm-up: every worker imports Django and fills its cache
+        # warm-up: every worker has booted, then fills its cache
+        wait_workers(port, args.workers)
         run_wrk(port, args.warmup, args.connections, 1)
         stop = threading.Event()
         products = list(range(1, PRODUCTS + 1, 7))

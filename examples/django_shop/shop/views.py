@@ -4,6 +4,7 @@ database and set the entry with a timeout.  Updates: write the database,
 then delete the entry, so that the next read of any worker fetches the new
 row.  With a per-process cache (LocMemCache) that delete reaches only the
 worker that served the update: the others keep serving the old version."""
+import os
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -16,6 +17,7 @@ from .models import Product
 PAGE = 20
 TIMEOUT = 300
 _MISS = object()
+_PID = str(os.getpid())  # imported in each worker (gunicorn without --preload)
 
 
 def _text(body):
@@ -24,6 +26,7 @@ def _text(body):
     data = body.encode()
     r = HttpResponse(data, content_type="text/plain")
     r["Content-Length"] = str(len(data))
+    r["X-Worker"] = _PID  # lets e2e.py wait until every worker has booted
     return r
 
 
