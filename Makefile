@@ -56,9 +56,21 @@ PY      ?= /usr/bin/python3
 PYEXT_SUFFIX := $(shell $(PY)-config --extension-suffix 2>/dev/null || echo .so)
 PYDIR   := $(BUILD)/python
 PYEXT   := $(PYDIR)/shmcache/_shmcache$(PYEXT_SUFFIX)
-PYLIBDIR ?= /usr/lib/python3/dist-packages
+# Where `make install` puts the Python package, from PREFIX as Debian's
+# python3 looks for it: /usr -> the distribution's dist-packages,
+# /usr/local -> /usr/local/lib/python3.X/dist-packages, any other prefix
+# (e.g. $HOME/.local, the user site) -> PREFIX/lib/python3.X/site-packages.
+PYVER   := $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+ifeq ($(PREFIX),/usr)
+  PYLIBDIR ?= /usr/lib/python3/dist-packages
+else ifeq ($(PREFIX),/usr/local)
+  PYLIBDIR ?= /usr/local/lib/python$(PYVER)/dist-packages
+else
+  PYLIBDIR ?= $(PREFIX)/lib/python$(PYVER)/site-packages
+endif
 
 .PHONY: all lib tests test test-threads test-tool test-python python demo bench bench-full install uninstall clean deps deps-test deps-bench deps-python
+.PHONY: test-python-venv install-python e2e e2e-smoke deps-e2e
 
 # The bench is built when its client libraries are there (make test installs
 # them), so its smoke test in make test always has a binary to run.
@@ -76,6 +88,8 @@ deps-bench:
 	@scripts/deps.sh bench
 deps-python:
 	@scripts/deps.sh python
+deps-e2e:
+	@scripts/deps.sh e2e
 
 $(BUILD)/obj/%.o: shm/%.c $(wildcard shm/*.h) include/shmcache.h
 	@mkdir -p $(dir $@)
@@ -116,6 +130,22 @@ $(PYEXT): $(wildcard python/shmcache/*.c python/shmcache/*.h python/shmcache/*.p
 test-python: deps-python python
 	PYTHONPATH=$(abspath $(PYDIR)) $(PY) -m unittest discover -s python/tests -t python -v
 
+# pip install / pip wheel of python/ in a fresh venv, offline (docs/PYTHON.md)
+test-python-venv: deps-python
+	PY=$(PY) sh python/tests/venv_install.sh
+
+# The Django shop under gunicorn + wrk with four cache backends (not part of
+# make test: about E2E_SECONDS per backend plus start-up).
+E2E_SECONDS ?= 10
+E2E_ARGS ?=
+e2e: deps-e2e python
+	$(PY) examples/django_shop/e2e.py --seconds $(E2E_SECONDS) --pythonpath $(abspath $(PYDIR)) $(E2E_ARGS)
+
+# Part of make test: the shop with ShmCache for 2 s; fails on a stale read
+# or a wrong answer, never on speed.
+e2e-smoke: python
+	$(PY) examples/django_shop/e2e.py --seconds 2 --warmup 1 --backends shmcache --pythonpath $(abspath $(PYDIR))
+
 tests: $(TEST_BIN)
 
 # Each cmocka binary runs on its own so one crash cannot hide the others.
@@ -129,6 +159,8 @@ test: deps-test
 	fi; \
 	if [ -d python/tests ] && [ -z "$(SAN)" ]; then \
 	  echo "== python/tests"; $(MAKE) --no-print-directory test-python || fail=1; \
+	  echo "== python/tests/venv_install.sh"; $(MAKE) --no-print-directory test-python-venv || fail=1; \
+	  echo "== examples/django_shop (smoke)"; $(MAKE) --no-print-directory e2e-smoke || fail=1; \
 	fi; \
 	exit $$fail
 
@@ -148,7 +180,9 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/examples/prices
 	$(BUILD)/examples/prices
 
-shmcache.pc: Makefile
+# Rewritten by every install: it records PREFIX, which may differ per call.
+.PHONY: shmcache.pc
+shmcache.pc:
 	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: shmcache\nDescription: cache shared by processes in POSIX shared memory\nVersion: %s\nLibs: -L$${libdir} -lshmcache\nLibs.private: -lurcu-memb -lurcu-cds -pthread\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' > $@
 
@@ -162,7 +196,13 @@ install: all shmcache.pc
 	install -m 644 shmcache.pc $(DESTDIR)$(PKGDIR)/
 	if [ -x $(TOOL) ]; then install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/; fi
 	if [ -f tools/shmcache-tool.1 ]; then install -m 644 tools/shmcache-tool.1 $(DESTDIR)$(MANDIR)/man1/; fi
-	if [ -f $(PYEXT) ]; then install -d $(DESTDIR)$(PYLIBDIR)/shmcache && install -m 644 $(PYDIR)/shmcache/*.py $(PYEXT) $(DESTDIR)$(PYLIBDIR)/shmcache/; fi
+	if [ -f $(PYEXT) ]; then $(MAKE) --no-print-directory install-python; fi
+
+# The Python package alone (built by `make python`), under PYLIBDIR.
+install-python: python
+	install -d $(DESTDIR)$(PYLIBDIR)/shmcache
+	install -m 644 $(PYDIR)/shmcache/*.py $(DESTDIR)$(PYLIBDIR)/shmcache/
+	install -m 755 $(PYEXT) $(DESTDIR)$(PYLIBDIR)/shmcache/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/shmcache.h $(DESTDIR)$(LIBDIR)/libshmcache.* $(DESTDIR)$(PKGDIR)/shmcache.pc \
@@ -170,7 +210,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PYLIBDIR)/shmcache
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz shmcache.pc
+	rm -rf build build-asan build-tsan build-fuzz shmcache.pc python/build python/shmcache.egg-info
 
 # ---- reliability: chaos, fuzz, valgrind, static analysis
 #   make chaos      long kill -9 chaos run + linearizability check (CHAOS_SECONDS, LINEARIZE_SECONDS)

@@ -81,17 +81,6 @@ class Cache(_shmcache.Cache):
         # Pickled (e.g. sent to a multiprocessing pool) as "attach by name".
         return (_attach, (self.__class__, self.name, self.readonly))
 
-    def get_many(self, keys):
-        """{key: value} for the keys that hit."""
-        out = {}
-        miss = _MISSING
-        get = self.get
-        for k in keys:
-            v = get(k, miss)
-            if v is not miss:
-                out[k] = v
-        return out
-
     def get_or_compute(self, key, compute, ttl=0, lease_ttl=10.0, wait=10.0):
         """The value of *key*; on a miss only one caller (across threads and
         processes) runs ``compute()`` (which must return bytes) and stores
@@ -115,8 +104,6 @@ class Cache(_shmcache.Cache):
             self.set_leased(key, value, lease, ttl)
         return value
 
-
-_MISSING = object()
 
 
 def _attach(cls, name, readonly):

@@ -1088,6 +1088,227 @@ static PyObject *Cache_flush_expired(CacheObject *s, PyObject *unused)
     return PyLong_FromLongLong(r);
 }
 
+/* ---- batches ----------------------------------------------------------- */
+
+/* get_many, get_many_items, set_many and delete_many do a whole batch in one
+ * call from Python: the per-call interpreter overhead (argument parsing, a
+ * method lookup, a tuple) is paid once, not once per key, which is what a
+ * Django page that reads 20 entries spends most of its cache time on.
+ * Every argument is checked (and every key and value held) before the first
+ * entry is touched, so bad input raises and changes nothing. */
+
+/* The keys as a tuple (a snapshot: another thread may change a list while
+ * the GIL is released) and each one as bytes. n is 0 for an empty batch. */
+typedef struct {
+    PyObject *keys;  /* tuple, owned */
+    bytesarg *k;     /* one per key */
+    Py_ssize_t n;
+} keybatch;
+
+static void keybatch_free(keybatch *b)
+{
+    if (b->k) {
+        for (Py_ssize_t i = 0; i < b->n; i++)
+            put_bytes(&b->k[i]);
+        PyMem_Free(b->k);
+        b->k = NULL;
+    }
+    Py_CLEAR(b->keys);
+}
+
+static int keybatch_init(keybatch *b, PyObject *keys)
+{
+    b->k = NULL;
+    b->n = 0;
+    b->keys = PySequence_Tuple(keys);
+    if (!b->keys)
+        return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(b->keys);
+    b->k = PyMem_New(bytesarg, (size_t)(n ? n : 1));
+    if (!b->k) {
+        Py_CLEAR(b->keys);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (; b->n < n; b->n++) {
+        if (get_bytes(PyTuple_GET_ITEM(b->keys, b->n), &b->k[b->n], 1, "key") < 0) {
+            keybatch_free(b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One get of a batch: the value and its flags, or r = -ENOENT. */
+static int batch_get(CacheObject *s, const bytesarg *k, PyObject **v, uint32_t *flags)
+{
+    getctx g = {G_GET, 0, 0, 0};
+    shmc_item_info_t info = {0};
+    int r = fetch(s, &g, k, v, &info, SHMC_PY_GET_RELEASES_GIL);
+    *flags = info.flags;
+    return r;
+}
+
+/* The gets of a batch: as_dict 0 gives get_many_items' list (for each key,
+ * in order, (bytes, flags) or None on a miss), 1 get_many's dict ({key:
+ * bytes} for the keys that hit). */
+static PyObject *get_batch(CacheObject *s, PyObject *keys, int as_dict)
+{
+    keybatch b;
+    if (keybatch_init(&b, keys) < 0)
+        return NULL;
+    PyObject *out = as_dict ? PyDict_New() : PyList_New(b.n);
+    for (Py_ssize_t i = 0; out && i < b.n; i++) {
+        PyObject *v = NULL, *item = NULL;
+        uint32_t flags = 0;
+        int r = batch_get(s, &b.k[i], &v, &flags);
+        if (r < 0 && r != -ENOENT) {
+            raise_err(r);
+        } else if (as_dict) {
+            if (!v || PyDict_SetItem(out, PyTuple_GET_ITEM(b.keys, i), v) == 0)
+                item = Py_None; /* no error */
+            Py_XDECREF(v);
+        } else if (!v) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(out, i, Py_None);
+            item = Py_None;
+        } else if ((item = Py_BuildValue("(Nk)", v, (unsigned long)flags))) {
+            PyList_SET_ITEM(out, i, item);
+        }
+        if (!item)
+            Py_CLEAR(out);
+    }
+    keybatch_free(&b);
+    return out;
+}
+
+/* get_many_items(keys) -> [(bytes, flags) or None per key] */
+static PyObject *Cache_get_many_items(CacheObject *s, PyObject *keys)
+{
+    return get_batch(s, keys, 0);
+}
+
+/* get_many(keys) -> {key: bytes} for the keys that hit. */
+static PyObject *Cache_get_many(CacheObject *s, PyObject *keys)
+{
+    return get_batch(s, keys, 1);
+}
+
+/* delete_many(keys) -> number of live entries deleted. The GIL is released
+ * once for the whole batch. */
+static PyObject *Cache_delete_many(CacheObject *s, PyObject *keys)
+{
+    keybatch b;
+    if (keybatch_init(&b, keys) < 0)
+        return NULL;
+    if (enter(s) < 0) {
+        keybatch_free(&b);
+        return NULL;
+    }
+    shmc_t *c = s->c;
+    long long deleted = 0;
+    int r = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < b.n; i++) {
+        r = shmc_delete(c, b.k[i].p, b.k[i].n);
+        if (r == 0)
+            deleted++;
+        else if (r != -ENOENT)
+            break;
+        r = 0;
+    }
+    Py_END_ALLOW_THREADS
+    leave(s);
+    keybatch_free(&b);
+    if (r < 0)
+        return raise_err(r);
+    return PyLong_FromLongLong(deleted);
+}
+
+/* set_many(items, ttl=0) -> list of the keys not stored because the key or
+ * value is over the segment's limits (their old values are left as they
+ * were). items: (key, value) or (key, value, flags) tuples. The GIL is
+ * released once for the whole batch; another library error stops the batch
+ * there (the items before it are stored) and raises. */
+static PyObject *Cache_set_many(CacheObject *s, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    static const char *const names[] = {"items", "ttl"};
+    PyObject *a[2];
+    uint64_t ttl_ms;
+    if (parse_args("set_many", args, nargs, kwnames, names, 2, 1, a) < 0 ||
+        get_ttl(a[1], &ttl_ms, "ttl") < 0)
+        return NULL;
+    PyObject *items = PySequence_Tuple(a[0]);
+    if (!items)
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    /* per item: key, value and their results; the item tuples are held by
+     * `items` and are immutable, so their members stay alive */
+    struct one {
+        bytesarg k, v;
+        uint32_t flags;
+        int r;
+    } *x = PyMem_New(struct one, (size_t)(n ? n : 1));
+    PyObject *failed = NULL;
+    Py_ssize_t ready = 0;
+    if (!x) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (; ready < n; ready++) {
+        PyObject *it = PyTuple_GET_ITEM(items, ready);
+        Py_ssize_t len = PyTuple_Check(it) ? PyTuple_GET_SIZE(it) : -1;
+        if (len != 2 && len != 3) {
+            PyErr_SetString(PyExc_TypeError,
+                            "set_many() items must be (key, value) or (key, value, flags) tuples");
+            goto out;
+        }
+        struct one *o = &x[ready];
+        o->r = 0;
+        if (get_u32(len == 3 ? PyTuple_GET_ITEM(it, 2) : NULL, &o->flags, "flags") < 0 ||
+            get_bytes(PyTuple_GET_ITEM(it, 0), &o->k, 1, "key") < 0)
+            goto out;
+        if (get_bytes(PyTuple_GET_ITEM(it, 1), &o->v, 0, "value") < 0) {
+            put_bytes(&o->k);
+            goto out;
+        }
+    }
+    if (enter(s) < 0)
+        goto out;
+    shmc_t *c = s->c;
+    uint32_t maxv = s->max_value_len;
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !err; i++) {
+        struct one *o = &x[i];
+        o->r = o->v.n > maxv ? -E2BIG
+                             : shmc_set(c, o->k.p, o->k.n, o->v.p, o->v.n, ttl_ms, o->flags);
+        if (o->r < 0 && o->r != -E2BIG)
+            err = o->r;
+    }
+    Py_END_ALLOW_THREADS
+    leave(s);
+    if (err) {
+        raise_err(err);
+        goto out;
+    }
+    failed = PyList_New(0);
+    for (Py_ssize_t i = 0; failed && i < n; i++) {
+        if (x[i].r == -E2BIG &&
+            PyList_Append(failed, PyTuple_GET_ITEM(PyTuple_GET_ITEM(items, i), 0)) < 0)
+            Py_CLEAR(failed);
+    }
+out:
+    for (Py_ssize_t i = 0; i < ready; i++) {
+        put_bytes(&x[i].k);
+        put_bytes(&x[i].v);
+    }
+    PyMem_Free(x);
+    Py_DECREF(items);
+    return failed;
+}
+
 /* ---- stats, info, keys ------------------------------------------------- */
 
 #define STAT_FIELDS(X)                                                                     \
@@ -1308,6 +1529,14 @@ static PyMethodDef Cache_methods[] = {
      "decr(key, delta=1, initial=None, ttl=0) -> new value (floors at 0), or None"},
     {"touch", FN(Cache_touch), FASTKW, "touch(key, ttl=0) -> bool"},
     {"delete", (PyCFunction)Cache_delete, METH_O, "delete(key) -> bool"},
+    {"get_many", (PyCFunction)Cache_get_many, METH_O,
+     "get_many(keys) -> {key: bytes} for the keys that hit (one call)"},
+    {"get_many_items", (PyCFunction)Cache_get_many_items, METH_O,
+     "get_many_items(keys) -> [(bytes, flags) or None per key] (one call)"},
+    {"set_many", FN(Cache_set_many), FASTKW,
+     "set_many(items, ttl=0) -> keys too big to store; items: (key, value[, flags])"},
+    {"delete_many", (PyCFunction)Cache_delete_many, METH_O,
+     "delete_many(keys) -> number deleted (one call, GIL released once)"},
     {"invalidate", (PyCFunction)Cache_invalidate, METH_O, "invalidate(key) -> bool"},
     {"invalidate_tag", (PyCFunction)Cache_invalidate_tag, METH_O, "invalidate_tag(tag)"},
     {"clear", (PyCFunction)Cache_clear, METH_NOARGS, "clear(): invalidate every entry"},

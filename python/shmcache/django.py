@@ -29,11 +29,13 @@ MAX_ENTRIES and CULL_FREQUENCY are ignored: the segment's size is fixed and
 it evicts the coldest entries itself.
 """
 
+import asyncio
 import hashlib
 import os
 import pickle
 import re
 import threading
+import time
 import warnings
 
 from django.core.cache.backends.base import (
@@ -231,36 +233,48 @@ class ShmCache(BaseCache):
         c, k = self._key(key, version)
         return c.contains(k)
 
-    def get_many(self, keys, version=None):
-        out = {}
-        decode = self._decode
+    def _keys(self, keys, version):
+        """(handle, [segment key]) for Django keys, as _key for each."""
+        make_key, validate, c = self.make_key, self.validate_key, self._cache
+        maxk = self._max_key
+        out = []
         for key in keys:
-            c, k = self._key(key, version)
-            item = c.get_item(k)
-            if item is not None:
-                out[key] = decode(item[0], item[1])
-        return out
+            k = make_key(key, version)
+            validate(k)
+            if not (type(k) is str and k.isascii() and 0 < len(k) <= maxk):
+                k = self._long_key(k)
+            out.append(k)
+        return c, out
+
+    def get_many(self, keys, version=None):
+        keys = list(keys)
+        c, segkeys = self._keys(keys, version)
+        decode = self._decode
+        return {key: decode(item[0], item[1])
+                for key, item in zip(keys, c.get_many_items(segkeys)) if item is not None}
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        if not data:
+            return []
         ttl = self._ttl(timeout)
-        failed = []
-        for key, value in data.items():
-            c, k = self._key(key, version)
-            v, flags = self._encode(value)
-            if ttl is None:
-                c.delete(k)
-                continue
-            try:
-                c.set(k, v, ttl, flags)
-            except shmcache.TooBig:
-                c.delete(k)
-                failed.append(key)
-        return failed
+        keys = list(data)
+        c, segkeys = self._keys(keys, version)
+        if ttl is None:
+            c.delete_many(segkeys)
+            return []
+        encode = self._encode
+        too_big = c.set_many([(k,) + encode(data[key]) for k, key in zip(segkeys, keys)], ttl)
+        if not too_big:
+            return []
+        # As set(): a key whose new value cannot be stored loses its old one.
+        c.delete_many(too_big)
+        bykey = dict(zip(segkeys, keys))
+        return [bykey[k] for k in too_big]
 
     def delete_many(self, keys, version=None):
-        for key in keys:
-            c, k = self._key(key, version)
-            c.delete(k)
+        c, segkeys = self._keys(keys, version)
+        if segkeys:
+            c.delete_many(segkeys)
 
     def clear(self):
         """Invalidate every entry of the segment (all prefixes and versions),
@@ -313,17 +327,20 @@ class ShmCache(BaseCache):
         wait for its result (up to WAIT_TIMEOUT, then compute it themselves)."""
         c, k = self._key(key, version)
         value, flags, lease = c.get_or_lease(k, self._lease_ttl, True)
+        if value is None and not lease:
+            value, flags, lease = c.get_or_wait(k, self._wait, self._lease_ttl, True)
+        return self._got_or_compute(c, k, value, flags, lease, key, default, timeout, version)
+
+    def _got_or_compute(self, c, k, value, flags, lease, key, default, timeout, version):
+        """The end of get_or_set once the lease call answered: the value,
+        or compute it (with the lease: store it unless it went stale)."""
         if value is not None:
             return self._decode(value, flags)
-        if not lease:
-            value, flags, lease = c.get_or_wait(k, self._wait, self._lease_ttl, True)
-            if value is not None:
-                return self._decode(value, flags)
-            if not lease:  # the other worker is still at it: Django's fallback
-                if callable(default):
-                    default = default()
-                self.add(key, default, timeout=timeout, version=version)
-                return self.get(key, default, version=version)
+        if not lease:  # the other worker is still at it: Django's fallback
+            if callable(default):
+                default = default()
+            self.add(key, default, timeout=timeout, version=version)
+            return self.get(key, default, version=version)
         try:
             if callable(default):
                 default = default()
@@ -350,3 +367,73 @@ class ShmCache(BaseCache):
         # Django calls this at the end of every request: the handle is kept
         # for the life of the process (it is cheap and shared).
         pass
+
+    # ---- Django's async cache API (Django >= 4.0 calls these) ----------------
+    #
+    # BaseCache implements them with sync_to_async: a hop to a worker thread
+    # and back, tens of microseconds, for calls that take well under one
+    # here.  Nothing below waits (a get is lock-free; a write holds a stripe
+    # lock for a few hundred nanoseconds), so each one runs the library call
+    # in the event loop's thread.  The one call that may wait, get_or_set
+    # behind another process's lease, polls with asyncio.sleep instead.
+    # Signatures are Django's; on Django 3.2 nothing calls them.
+
+    async def aget(self, key, default=None, version=None):
+        return self.get(key, default, version)
+
+    async def aset(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self.set(key, value, timeout, version)
+
+    async def aadd(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self.add(key, value, timeout, version)
+
+    async def atouch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        return self.touch(key, timeout, version)
+
+    async def adelete(self, key, version=None):
+        return self.delete(key, version)
+
+    async def ahas_key(self, key, version=None):
+        return self.has_key(key, version)
+
+    async def aget_many(self, keys, version=None):
+        return self.get_many(keys, version)
+
+    async def aset_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        return self.set_many(data, timeout, version)
+
+    async def adelete_many(self, keys, version=None):
+        return self.delete_many(keys, version)
+
+    async def aincr(self, key, delta=1, version=None):
+        return self.incr(key, delta, version)
+
+    async def adecr(self, key, delta=1, version=None):
+        return self.decr(key, delta, version)
+
+    async def aincr_version(self, key, delta=1, version=None):
+        return self.incr_version(key, delta, version)
+
+    async def adecr_version(self, key, delta=1, version=None):
+        return self.decr_version(key, delta, version)
+
+    async def aclear(self):
+        return self.clear()
+
+    async def aclose(self, **kwargs):
+        return self.close(**kwargs)
+
+    async def aget_or_set(self, key, default, timeout=DEFAULT_TIMEOUT, version=None):
+        """get_or_set for coroutines: while another caller holds the lease
+        the event loop keeps running (polls every 1..50 ms, up to
+        WAIT_TIMEOUT)."""
+        c, k = self._key(key, version)
+        value, flags, lease = c.get_or_lease(k, self._lease_ttl, True)
+        if value is None and not lease:
+            deadline = time.monotonic() + self._wait
+            pause = 0.001
+            while value is None and not lease and time.monotonic() < deadline:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                value, flags, lease = c.get_or_lease(k, self._lease_ttl, True)
+        return self._got_or_compute(c, k, value, flags, lease, key, default, timeout, version)

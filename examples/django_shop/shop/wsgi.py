@@ -1,0 +1,7 @@
+"""WSGI entry point: gunicorn shop.wsgi:application (run from examples/django_shop)."""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+application = get_wsgi_application()
