@@ -258,3 +258,45 @@ lint:
 	  --suppressions-list=tests/lint/cppcheck.supp \
 	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -Iinclude -Ishm shm tools
 	CLANG_TIDY=$(CLANG_TIDY) sh tests/lint/tidy.sh $(LINT_SRC) -- -std=c11 -D_GNU_SOURCE -pthread -Iinclude -Ishm
+
+# ---- PHP extension (php/, docs/PHP.md)
+#   make php        build/php/shmcache.so: phpize and configure run in a copy
+#                   of php/ under build/php/src, so the source tree stays clean
+#   make test-php   the .phpt tests (run-tests.php) and the PHP-FPM test
+#   make php-chaos  kill -9 chaos under PHP-FPM, shmcache then APCu (PHP_CHAOS_SECONDS)
+#   make php-bench  fetch/store per second: shmcache, APCu, Redis, memcached
+PHPIZE      ?= phpize
+PHP_CONFIG  ?= php-config
+PHP_CLI     ?= /usr/bin/php8.2
+PHPBUILD    := $(BUILD)/php
+PHPSO       := $(PHPBUILD)/shmcache.so
+PHP_CHAOS_SECONDS ?= 60
+
+.PHONY: php test-php php-chaos php-bench deps-php
+
+deps-php:
+	@scripts/deps.sh php
+
+php: $(PHPSO)
+
+$(PHPSO): $(wildcard php/*.c php/*.h php/config.m4) $(LIB_A)
+	@mkdir -p $(PHPBUILD)/src
+	cp php/config.m4 php/*.c php/*.h $(PHPBUILD)/src/
+	if [ ! -f $(PHPBUILD)/src/Makefile ]; then \
+	  cd $(PHPBUILD)/src && $(PHPIZE) >/dev/null && \
+	  ./configure -q --with-php-config=$(PHP_CONFIG) --enable-shmcache --with-shmcache-root=$(CURDIR) >/dev/null; \
+	fi
+	$(MAKE) -s -C $(PHPBUILD)/src >$(PHPBUILD)/build.log
+	cp $(PHPBUILD)/src/modules/shmcache.so $@
+
+test-php: deps-php
+	@$(MAKE) --no-print-directory $(PHPSO)
+	PHP_CLI=$(PHP_CLI) sh php/tests/run.sh $(abspath $(PHPSO))
+
+php-chaos: deps-php
+	@$(MAKE) --no-print-directory $(PHPSO)
+	PHP_CLI=$(PHP_CLI) sh php/chaos/fpm_chaos.sh $(abspath $(PHPSO)) $(PHP_CHAOS_SECONDS)
+
+php-bench: deps-php deps-bench
+	@$(MAKE) --no-print-directory $(PHPSO)
+	bench/php_bench.sh $(abspath $(PHPSO))
