@@ -1,6 +1,7 @@
 # shmcache - build, test, install.
 #   make            libshmcache.so/.a, shmcache-tool, examples (in build/)
 #   make test       install missing build deps (as root), build, run every test
+#   make php        the PHP extension, build/php/shmcache.so (see the PHP section below)
 #   make demo       the product-price scenario (examples/prices.c)
 #   make SAN=asan test   the suite under AddressSanitizer + UBSan (build-asan/)
 #   make SAN=tsan test-threads   the threaded tests under ThreadSanitizer
@@ -129,6 +130,9 @@ test: deps-test
 	fi; \
 	if [ -d python/tests ] && [ -z "$(SAN)" ]; then \
 	  echo "== python/tests"; $(MAKE) --no-print-directory test-python || fail=1; \
+	fi; \
+	if [ -d php/tests ] && [ -z "$(SAN)" ]; then \
+	  echo "== php/tests"; $(MAKE) --no-print-directory test-php || fail=1; \
 	fi; \
 	exit $$fail
 

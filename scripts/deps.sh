@@ -2,14 +2,18 @@
 # Make sure the Debian packages the build and the tests need are present.
 # As root, missing ones are installed (apt-get update first); otherwise the
 # exact install command is printed and the script fails.
-# Usage: scripts/deps.sh build|test|bench|python
+# Usage: scripts/deps.sh build|test|bench|python|php
 set -e
 what=${1:-build}
 pkgs="gcc make pkg-config liburcu-dev libcmocka-dev"
+# The PHP extension, its tests (run-tests.php, PHP-FPM behind cgi-fcgi) and
+# its peers in bench/php_bench.sh and make php-chaos.
+php_pkgs="php8.2-dev php8.2-cli php8.2-fpm php-apcu php-igbinary libfcgi-bin php-redis php-memcached"
 case "$what" in
-  test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev" ;;
+  test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev $php_pkgs" ;;
   bench)  pkgs="$pkgs memcached redis-server libmemcached-dev libhiredis-dev gnuplot-nox" ;;
   python) pkgs="$pkgs python3-dev python3-django" ;;
+  php)    pkgs="$pkgs $php_pkgs" ;;
 esac
 missing=""
 for p in $pkgs; do
