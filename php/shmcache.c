@@ -25,6 +25,7 @@
 #include "shmcache_arginfo.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -36,6 +37,15 @@ static char g_name[SHMC_NAME_MAX + 1];
 static bool g_unlink_at_end;  /* CLI private segment */
 static char *g_scratch;
 static size_t g_scratch_cap;
+static bool g_enabled;        /* decided in MINIT: SAPI and enable_cli are fixed by then */
+/* Set in a fork child, so the next call checks the inherited handle once;
+ * every other call is two loads (getpid() would be a system call per get). */
+static volatile bool g_forked;
+
+static void on_fork_child(void)
+{
+    g_forked = true;
+}
 
 static PHP_INI_MH(on_update_memory)
 {
@@ -190,22 +200,25 @@ static int open_segment(const char *name, bool private_seg)
     return 0;
 }
 
-shmc_t *shmcache_handle(void)
+static shmc_t *handle_slow(void)
 {
-    if (!cache_enabled_here()) {
+    if (!g_enabled) {
         return NULL;
     }
     char name[SHMC_NAME_MAX + 1];
     bool private_seg;
-    if (g_cache) {
-        /* Inherited from the FPM master: keep it unless this pool names
-         * another segment (php_admin_value applies after the fork). */
-        if (g_cache_pid == getpid() || (segment_name(name, sizeof name, &private_seg) &&
-                                        strcmp(name, g_name) == 0)) {
+    if (g_forked) {
+        g_forked = false;
+        /* Inherited (from the FPM master, or pcntl_fork): keep it unless this
+         * pool names another segment (php_admin_value applies after the
+         * fork). The library registers this process on its first call. */
+        if (g_cache && !(segment_name(name, sizeof name, &private_seg) && strcmp(name, g_name) == 0)) {
+            shmc_close(g_cache);
+            g_cache = NULL;
+        }
+        if (g_cache) {
             return g_cache;
         }
-        shmc_close(g_cache);
-        g_cache = NULL;
     }
     if (!segment_name(name, sizeof name, &private_seg)) {
         if (!SHMCG(warned)) {
@@ -225,6 +238,14 @@ shmc_t *shmcache_handle(void)
     }
     g_unlink_at_end = private_seg;
     return g_cache;
+}
+
+shmc_t *shmcache_handle(void)
+{
+    if (EXPECTED(g_cache != NULL && !g_forked)) {
+        return g_cache;
+    }
+    return handle_slow();
 }
 
 char *shmcache_scratch(size_t *cap)
@@ -273,6 +294,8 @@ static PHP_MINIT_FUNCTION(shmcache)
     REGISTER_INI_ENTRIES();
     shmcache_iterator_minit(module_number);
     shmcache_compat_minit(module_number);
+    g_enabled = cache_enabled_here();
+    pthread_atfork(NULL, NULL, on_fork_child);
     /* The FPM master creates a segment named in php.ini before forking, so
      * the workers inherit one mapping. Not as root: its 0600 segment would
      * shut out workers running as the pool's user. */

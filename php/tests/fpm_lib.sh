@@ -38,8 +38,9 @@ CONF
 }
 
 fpm_get() {
-  out=$(SCRIPT_FILENAME=$FPM_DIR/app.php REQUEST_METHOD=GET QUERY_STRING=$1 \
-    timeout -s KILL "${2:-10}" cgi-fcgi -bind -connect "$FPM_SOCK" 2>/dev/null)
+  # the inner subshell keeps the shell's "Killed" notice off the terminal
+  out=$( (SCRIPT_FILENAME=$FPM_DIR/app.php REQUEST_METHOD=GET QUERY_STRING=$1 \
+    timeout -s KILL "${2:-10}" cgi-fcgi -bind -connect "$FPM_SOCK") 2>/dev/null)
   rc=$?
   printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d'
   return $rc
