@@ -36,7 +36,8 @@ if command -v redis-server >/dev/null; then
 fi
 if command -v memcached >/dev/null; then
   mport=$(free_port)
-  memcached -l 127.0.0.1 -p "$mport" -U 0 -m 256 >/dev/null 2>&1 &
+  # memcached refuses to run as root unless told which user to be
+  memcached -l 127.0.0.1 -p "$mport" -U 0 -m 256 -u "$(id -un)" >/dev/null 2>&1 &
   pids="$pids $!"
   wait_port "$mport"
 fi

@@ -27,14 +27,17 @@ run_backend() { # name -> prints its line; status 1 when it hung
   cpids=""
   for c in $(seq 1 $clients); do
     (
-      ok=0 err=0 hang=0
+      ok=0 err=0 hang=0 slowest=0
       while [ "$(date +%s)" -lt "$end" ]; do
+        t0=$(date +%s%N)
         fpm_get "b=$b" 5 >"$FPM_DIR/c$c.out"; rc=$?
-        if [ $rc -ge 124 ]; then hang=$((hang + 1))
-        elif grep -q ' ok ' "$FPM_DIR/c$c.out"; then ok=$((ok + 1))
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        if [ $rc = 124 ] || [ $rc = 137 ]; then hang=$((hang + 1))
+        elif grep -q ' ok ' "$FPM_DIR/c$c.out"; then
+          ok=$((ok + 1)); [ $ms -gt $slowest ] && slowest=$ms
         else err=$((err + 1)); fi    # its worker was killed under it
       done
-      echo "$ok $err $hang" >"$FPM_DIR/c$c.sum"
+      echo "$ok $err $hang $slowest" >"$FPM_DIR/c$c.sum"
     ) &
     cpids="$cpids $!"
   done
@@ -49,14 +52,14 @@ run_backend() { # name -> prints its line; status 1 when it hung
   # Once the killing stops, does the pool still answer at all?
   after=0
   for i in 1 2 3 4; do fpm_get "b=$b" 5 | grep -q ' ok ' && after=$((after + 1)); done
-  set -- $(cat "$FPM_DIR"/c*.sum | awk '{o+=$1; e+=$2; h+=$3} END {print o, e, h}')
+  set -- $(cat "$FPM_DIR"/c*.sum | awk '{o+=$1; e+=$2; h+=$3; if ($4>m) m=$4} END {print o, e, h, m}')
   rec=""
   if [ "$b" = shmcache ]; then
     rec=$(php -n -d "extension=$ext" -d shmcache.enable_cli=1 -d "shmcache.segment=php-$pool" \
       -r '$s = shmcache_stats(); echo " lock recoveries ", $s["lock_recoveries"], ", entries dropped by them ", $s["recovered_lost"];')
   fi
-  printf '%-9s %3s s  kills %-5s requests answered %-6s cut by a kill %-5s hung %-5s answered after the loop %s/4%s\n' \
-    "$b" "$secs" "$kills" "$1" "$2" "$3" "$after" "$rec"
+  printf '%-9s %3s s  kills %-4s requests answered %-5s (slowest %s ms)  cut by a kill %-4s hung %-3s answered after the loop %s/4%s\n' \
+    "$b" "$secs" "$kills" "$1" "$4" "$2" "$3" "$after" "$rec"
   fpm_stop
   rm -f "/dev/shm/php-$pool"
   [ "$3" = 0 ] && [ "$after" = 4 ]

@@ -5,7 +5,7 @@
 # are the ones named here.
 #   fpm_start EXT POOL NWORKERS [extra -d settings...]  sets FPM_DIR FPM_PID FPM_SOCK
 #   fpm_get QUERY [timeout_s]   GET $FPM_DIR/app.php?QUERY, body on stdout;
-#                                status 124 when it did not answer in time
+#                                status 124 (or 137) when it did not answer in time
 #   fpm_stop
 FPM_BIN=${FPM_BIN:-$(command -v php-fpm8.2 || echo /usr/sbin/php-fpm8.2)}
 
@@ -38,9 +38,10 @@ CONF
 }
 
 fpm_get() {
-  # the inner subshell keeps the shell's "Killed" notice off the terminal
-  out=$( (SCRIPT_FILENAME=$FPM_DIR/app.php REQUEST_METHOD=GET QUERY_STRING=$1 \
-    timeout -s KILL "${2:-10}" cgi-fcgi -bind -connect "$FPM_SOCK") 2>/dev/null)
+  # timeout exits 124 exactly when the time ran out (-k: KILL 1 s after
+  # TERM, should cgi-fcgi ignore TERM)
+  out=$(SCRIPT_FILENAME=$FPM_DIR/app.php REQUEST_METHOD=GET QUERY_STRING=$1 \
+    timeout -k 1 "${2:-10}" cgi-fcgi -bind -connect "$FPM_SOCK" 2>/dev/null)
   rc=$?
   printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d'
   return $rc
