@@ -173,6 +173,49 @@ static void warn_unless_miss(int r, zend_string *key)
     }
 }
 
+/* Call fn for each key of a PHP array (values converted to strings as
+ * APCu does); fn adds what it wants to result. */
+typedef void (*key_fn)(shmc_t *c, zend_string *k, zval *orig, zval *result);
+
+static void for_each_key(shmc_t *c, HashTable *keys, key_fn fn, zval *result)
+{
+    zval *kz;
+    ZEND_HASH_FOREACH_VAL(keys, kz) {
+        ZVAL_DEREF(kz);
+        zend_string *tmp;
+        zend_string *k = zval_get_tmp_string(kz, &tmp);
+        fn(c, k, kz, result);
+        zend_tmp_string_release(tmp);
+    } ZEND_HASH_FOREACH_END();
+}
+
+static void fetch_into(shmc_t *c, zend_string *k, zval *orig, zval *result)
+{
+    zval v;
+    int r = shmcache_fetch_zval(c, k, &v);
+    warn_unless_miss(r, k);
+    if (r == 0) {
+        zend_symtable_update(Z_ARRVAL_P(result), k, &v);
+    }
+}
+
+static void delete_into(shmc_t *c, zend_string *k, zval *orig, zval *result)
+{
+    if (shmc_delete(c, ZSTR_VAL(k), ZSTR_LEN(k)) != 0) {
+        Z_TRY_ADDREF_P(orig);
+        add_next_index_zval(result, orig);
+    }
+}
+
+static void exists_into(shmc_t *c, zend_string *k, zval *orig, zval *result)
+{
+    if (shmc_peek(c, ZSTR_VAL(k), ZSTR_LEN(k), NULL, NULL) == 0) {
+        zval t;
+        ZVAL_TRUE(&t);
+        zend_symtable_update(Z_ARRVAL_P(result), k, &t);
+    }
+}
+
 PHP_FUNCTION(shmcache_fetch)
 {
     zend_string *key = NULL;
@@ -205,19 +248,7 @@ PHP_FUNCTION(shmcache_fetch)
     }
     /* Array form: the keys found, with their values; success is true. */
     array_init(return_value);
-    zval *kz;
-    ZEND_HASH_FOREACH_VAL(keys, kz) {
-        ZVAL_DEREF(kz);
-        zend_string *tmp;
-        zend_string *k = zval_get_tmp_string(kz, &tmp);
-        zval v;
-        int r = shmcache_fetch_zval(c, k, &v);
-        warn_unless_miss(r, k);
-        if (r == 0) {
-            zend_symtable_update(Z_ARRVAL_P(return_value), k, &v);
-        }
-        zend_tmp_string_release(tmp);
-    } ZEND_HASH_FOREACH_END();
+    for_each_key(c, keys, fetch_into, return_value);
     if (success) {
         ZEND_TRY_ASSIGN_REF_TRUE(success);
     }
@@ -252,17 +283,7 @@ PHP_FUNCTION(shmcache_delete)
     }
     /* Array form: the list of keys that were not deleted, as APCu. */
     array_init(return_value);
-    zval *kz;
-    ZEND_HASH_FOREACH_VAL(Z_ARRVAL_P(arg), kz) {
-        ZVAL_DEREF(kz);
-        zend_string *tmp;
-        zend_string *k = zval_get_tmp_string(kz, &tmp);
-        if (shmc_delete(c, ZSTR_VAL(k), ZSTR_LEN(k)) != 0) {
-            Z_TRY_ADDREF_P(kz);
-            add_next_index_zval(return_value, kz);
-        }
-        zend_tmp_string_release(tmp);
-    } ZEND_HASH_FOREACH_END();
+    for_each_key(c, Z_ARRVAL_P(arg), delete_into, return_value);
 }
 
 PHP_FUNCTION(shmcache_exists)
@@ -281,18 +302,7 @@ PHP_FUNCTION(shmcache_exists)
         RETURN_BOOL(shmc_peek(c, ZSTR_VAL(key), ZSTR_LEN(key), NULL, NULL) == 0);
     }
     array_init(return_value);
-    zval *kz;
-    ZEND_HASH_FOREACH_VAL(keys, kz) {
-        ZVAL_DEREF(kz);
-        zend_string *tmp;
-        zend_string *k = zval_get_tmp_string(kz, &tmp);
-        if (shmc_peek(c, ZSTR_VAL(k), ZSTR_LEN(k), NULL, NULL) == 0) {
-            zval t;
-            ZVAL_TRUE(&t);
-            zend_symtable_update(Z_ARRVAL_P(return_value), k, &t);
-        }
-        zend_tmp_string_release(tmp);
-    } ZEND_HASH_FOREACH_END();
+    for_each_key(c, keys, exists_into, return_value);
 }
 
 /* The int stored under key, with its CAS and the ms it has left (for a

@@ -70,69 +70,76 @@ static int list_entry(const shmc_entry_t *e, void *arg)
     return 0;
 }
 
-PHP_FUNCTION(shmcache_cache_info)
+static void cache_info(shmc_t *c, const shmc_stats_t *st, bool limited, zval *rv)
 {
-    bool limited = false;
-    ZEND_PARSE_PARAMETERS_START(0, 1)
-        Z_PARAM_OPTIONAL
-        Z_PARAM_BOOL(limited)
-    ZEND_PARSE_PARAMETERS_END();
-
-    shmc_t *c = shmcache_handle();
-    shmc_stats_t st;
-    if (!c || !read_stats(c, &st)) {
-        RETURN_FALSE;
-    }
-    array_init(return_value);
-    add_assoc_long(return_value, "num_slots", (zend_long)st.capacity);
-    add_assoc_long(return_value, "ttl", 0);
-    add_assoc_long(return_value, "num_hits", (zend_long)st.get_hits);
-    add_assoc_long(return_value, "num_misses", (zend_long)st.get_misses);
-    add_assoc_long(return_value, "num_inserts", (zend_long)st.cmd_set);
-    add_assoc_long(return_value, "num_entries", (zend_long)st.curr_items);
-    add_assoc_long(return_value, "expunges", (zend_long)st.evictions);
-    add_assoc_long(return_value, "start_time", (zend_long)time(NULL) - (zend_long)(st.uptime_ms / 1000));
-    add_assoc_long(return_value, "mem_size", (zend_long)st.bytes);
-    add_assoc_string(return_value, "memory_type", "shmcache");
+    array_init(rv);
+    add_assoc_long(rv, "num_slots", (zend_long)st->capacity);
+    add_assoc_long(rv, "ttl", 0);
+    add_assoc_long(rv, "num_hits", (zend_long)st->get_hits);
+    add_assoc_long(rv, "num_misses", (zend_long)st->get_misses);
+    add_assoc_long(rv, "num_inserts", (zend_long)st->cmd_set);
+    add_assoc_long(rv, "num_entries", (zend_long)st->curr_items);
+    add_assoc_long(rv, "expunges", (zend_long)st->evictions);
+    add_assoc_long(rv, "start_time", (zend_long)time(NULL) - (zend_long)(st->uptime_ms / 1000));
+    add_assoc_long(rv, "mem_size", (zend_long)st->bytes);
+    add_assoc_string(rv, "memory_type", "shmcache");
     if (!limited) {
         zval list, deleted;
         array_init(&list);
         shmc_iterate(c, list_entry, &list);
-        add_assoc_zval(return_value, "cache_list", &list);
+        add_assoc_zval(rv, "cache_list", &list);
         array_init(&deleted);
-        add_assoc_zval(return_value, "deleted_list", &deleted);
+        add_assoc_zval(rv, "deleted_list", &deleted);
     }
     zval all;
-    stats_array(&st, &all);
-    add_assoc_zval(return_value, "shmcache", &all);
+    stats_array(st, &all);
+    add_assoc_zval(rv, "shmcache", &all);
 }
 
-PHP_FUNCTION(shmcache_sma_info)
+static void sma_info(shmc_t *c, const shmc_stats_t *st, bool limited, zval *rv)
 {
-    bool limited = false;
-    ZEND_PARSE_PARAMETERS_START(0, 1)
-        Z_PARAM_OPTIONAL
-        Z_PARAM_BOOL(limited)
-    ZEND_PARSE_PARAMETERS_END();
-
-    shmc_t *c = shmcache_handle();
-    shmc_stats_t st;
-    if (!c || !read_stats(c, &st)) {
-        RETURN_FALSE;
-    }
-    array_init(return_value);
-    add_assoc_long(return_value, "num_seg", 1);
-    add_assoc_long(return_value, "seg_size", (zend_long)st.limit_maxbytes);
-    add_assoc_long(return_value, "avail_mem",
-                   (zend_long)(st.limit_maxbytes > st.bytes ? st.limit_maxbytes - st.bytes : 0));
+    array_init(rv);
+    add_assoc_long(rv, "num_seg", 1);
+    add_assoc_long(rv, "seg_size", (zend_long)st->limit_maxbytes);
+    add_assoc_long(rv, "avail_mem",
+                   (zend_long)(st->limit_maxbytes > st->bytes ? st->limit_maxbytes - st->bytes : 0));
     if (!limited) {
         /* Item memory is per-stripe logs, not a free list: no blocks to show. */
         zval lists, seg;
         array_init(&lists);
         array_init(&seg);
         add_next_index_zval(&lists, &seg);
-        add_assoc_zval(return_value, "block_lists", &lists);
+        add_assoc_zval(rv, "block_lists", &lists);
     }
+}
+
+/* f(bool $limited = false): the statistics shaped by fill, false when the
+ * cache is off or unreadable. */
+static void info_function(INTERNAL_FUNCTION_PARAMETERS,
+                          void (*fill)(shmc_t *, const shmc_stats_t *, bool, zval *))
+{
+    bool limited = false;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_BOOL(limited)
+    ZEND_PARSE_PARAMETERS_END();
+
+    shmc_t *c = shmcache_handle();
+    shmc_stats_t st;
+    if (!c || !read_stats(c, &st)) {
+        RETURN_FALSE;
+    }
+    fill(c, &st, limited, return_value);
+}
+
+PHP_FUNCTION(shmcache_cache_info)
+{
+    info_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, cache_info);
+}
+
+PHP_FUNCTION(shmcache_sma_info)
+{
+    info_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, sma_info);
 }
 
 PHP_FUNCTION(shmcache_key_info)
