@@ -212,11 +212,19 @@ static shmc_t *handle_slow(void)
         /* Inherited (from the FPM master, or pcntl_fork): keep it unless this
          * pool names another segment (php_admin_value applies after the
          * fork). The library registers this process on its first call. */
-        if (g_cache && !(segment_name(name, sizeof name, &private_seg) && strcmp(name, g_name) == 0)) {
+        if (g_cache && !g_unlink_at_end && /* a CLI parent's private segment stays the child's */
+            !(segment_name(name, sizeof name, &private_seg) && strcmp(name, g_name) == 0)) {
             shmc_close(g_cache);
             g_cache = NULL;
         }
         if (g_cache) {
+            /* Make the library register this process now, through a read
+             * (the only call that does so after fork): until then its
+             * shmc_stats would probe the parent's process-table locks
+             * through the file description it shares with the parent, take
+             * them for dead and fold them. Costs one counted miss per
+             * worker. (Reported; remove once shmc_stats reforks itself.) */
+            shmc_peek(g_cache, "\0php-fork", 9, NULL, NULL);
             return g_cache;
         }
     }

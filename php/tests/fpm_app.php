@@ -18,6 +18,16 @@ case 'fetch':
 case 'delete':
     echo $pid, ' ', shmcache_delete($k) ? 'deleted' : 'absent';
     break;
+case 'entry':
+    // A slow callback: the workers that ask meanwhile must wait for this
+    // one's value, not compute their own.
+    $v = shmcache_entry($k, function ($key) {
+        shmcache_inc('entry_calls');
+        usleep(300000);
+        return 'computed by ' . getmypid();
+    });
+    echo $pid, ' ', $v;
+    break;
 case 'segment':
     echo $pid, ' ', shmcache_cache_info(true)['shmcache']['lock_recoveries'] ?? '?';
     break;

@@ -3,7 +3,8 @@
 # libfcgi-bin) on one segment, named after the pool as by default.
 #  1. a value stored by one worker is read by all four; after a delete in
 #     one worker, all four miss;
-#  2. a worker killed with SIGKILL in the middle of a store loop does not
+#  2. shmcache_entry asked by 4 workers at once runs the callback once;
+#  3. a worker killed with SIGKILL in the middle of a store loop does not
 #     hang the pool: every following request is answered (each has a 10 s
 #     bound; a hang fails the test instead of blocking make test).
 # Usage: php/tests/fpm_test.sh /abs/path/to/shmcache.so
@@ -40,6 +41,15 @@ out=$(all_workers "op=fetch&k=price")
 check "4 distinct workers all miss after the delete" $?
 [ -f "/dev/shm/php-$pool" ]
 check "the segment is named after the pool (php-$pool)" $?
+
+# shmcache_entry from 4 workers at once: the callback runs once (a lease),
+# and all 4 get the value it computed.
+out=$(for i in 1 2 3 4; do fpm_get "op=entry&k=report" >"$FPM_DIR/e$i" & done; wait; cat "$FPM_DIR"/e[1-4])
+calls=$(fpm_get "op=fetch&k=entry_calls" | cut -d' ' -f3)
+nw=$(echo "$out" | cut -d' ' -f1 | sort -u | wc -l)
+[ "$calls" = 1 ] && [ "$(echo "$out" | cut -d' ' -f2- | sort -u | wc -l)" = 1 ] && \
+  [ "$(echo "$out" | grep -c 'computed by')" = 4 ] && [ "$nw" -ge 2 ]
+check "shmcache_entry from $nw workers at once: callback ran $calls time(s), one value" $?
 
 # SIGKILL a worker while it stores 200 KB values in a loop.
 pidfile=$FPM_DIR/loop.pid
