@@ -35,6 +35,7 @@ ZEND_BEGIN_MODULE_GLOBALS(shmcache)
     bool apcu_compat;       /* shmcache.apcu_compat: register apcu_* names */
     bool enable_cli;        /* shmcache.enable_cli */
     bool warned;            /* this request already warned that the segment is unusable */
+    bool warned_igbinary;   /* ... that igbinary was asked for but is not loaded */
 ZEND_END_MODULE_GLOBALS(shmcache)
 
 ZEND_EXTERN_MODULE_GLOBALS(shmcache)

@@ -51,30 +51,54 @@ static PHP_INI_MH(on_update_memory)
 {
     zend_string *err = NULL;
     zend_ulong v = zend_ini_parse_uquantity(new_value, &err);
-    if (err) {
-        php_error_docref(NULL, E_WARNING, "Invalid %s: %s", ZSTR_VAL(entry->name), ZSTR_VAL(err));
-        zend_string_release(err);
-        return FAILURE;
-    }
-    if (v == 0) {
+    if (err || v == 0 || v > (zend_ulong)ZEND_LONG_MAX) {
+        php_error_docref(NULL, E_WARNING, "Invalid %s \"%s\": must be a positive size (e.g. 64M)",
+                         ZSTR_VAL(entry->name), ZSTR_VAL(new_value));
+        if (err) {
+            zend_string_release(err);
+        }
         return FAILURE;
     }
     *(zend_long *)ZEND_INI_GET_ADDR() = (zend_long)v;
     return SUCCESS;
 }
 
+/* Counts (capacity, entry_lease_ms) must be positive. */
+static PHP_INI_MH(on_update_positive)
+{
+    zend_long v = ZEND_ATOL(ZSTR_VAL(new_value));
+    if (v <= 0) {
+        php_error_docref(NULL, E_WARNING, "Invalid %s \"%s\": must be a positive number",
+                         ZSTR_VAL(entry->name), ZSTR_VAL(new_value));
+        return FAILURE;
+    }
+    *(zend_long *)ZEND_INI_GET_ADDR() = v;
+    return SUCCESS;
+}
+
+static PHP_INI_MH(on_update_serializer)
+{
+    if (!zend_string_equals_literal(new_value, "php") &&
+        !zend_string_equals_literal(new_value, "igbinary")) {
+        php_error_docref(NULL, E_WARNING, "Invalid shmcache.serializer \"%s\": use php or igbinary",
+                         ZSTR_VAL(new_value));
+        return FAILURE;
+    }
+    return OnUpdateString(entry, new_value, mh_arg1, mh_arg2, mh_arg3, stage);
+}
+
 PHP_INI_BEGIN()
     STD_PHP_INI_ENTRY("shmcache.segment", "", PHP_INI_SYSTEM, OnUpdateString, segment,
                       zend_shmcache_globals, shmcache_globals)
-    STD_PHP_INI_ENTRY("shmcache.capacity", "65536", PHP_INI_SYSTEM, OnUpdateLong, capacity,
+    STD_PHP_INI_ENTRY("shmcache.capacity", "65536", PHP_INI_SYSTEM, on_update_positive, capacity,
                       zend_shmcache_globals, shmcache_globals)
     STD_PHP_INI_ENTRY("shmcache.memory", "64M", PHP_INI_SYSTEM, on_update_memory, memory,
                       zend_shmcache_globals, shmcache_globals)
     STD_PHP_INI_ENTRY("shmcache.max_value", "1M", PHP_INI_SYSTEM, on_update_memory, max_value,
                       zend_shmcache_globals, shmcache_globals)
-    STD_PHP_INI_ENTRY("shmcache.entry_lease_ms", "10000", PHP_INI_ALL, OnUpdateLong,
+    STD_PHP_INI_ENTRY("shmcache.entry_lease_ms", "10000", PHP_INI_ALL, on_update_positive,
                       entry_lease_ms, zend_shmcache_globals, shmcache_globals)
-    STD_PHP_INI_ENTRY("shmcache.serializer", "php", PHP_INI_ALL, OnUpdateString, serializer,
+    STD_PHP_INI_ENTRY("shmcache.serializer", "php", PHP_INI_ALL, on_update_serializer, serializer,
                       zend_shmcache_globals, shmcache_globals)
     STD_PHP_INI_BOOLEAN("shmcache.apcu_compat", "0", PHP_INI_SYSTEM, OnUpdateBool, apcu_compat,
                         zend_shmcache_globals, shmcache_globals)
@@ -339,6 +363,7 @@ static PHP_RINIT_FUNCTION(shmcache)
     ZEND_TSRMLS_CACHE_UPDATE();
 #endif
     SHMCG(warned) = false;
+    SHMCG(warned_igbinary) = false;
     return SUCCESS;
 }
 

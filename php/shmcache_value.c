@@ -41,7 +41,18 @@ static bool igbinary_available(void)
 static bool want_igbinary(void)
 {
     const char *s = SHMCG(serializer);
-    return s && strcmp(s, "igbinary") == 0 && igbinary_available();
+    if (!s || strcmp(s, "igbinary") != 0) {
+        return false;
+    }
+    if (igbinary_available()) {
+        return true;
+    }
+    if (!SHMCG(warned_igbinary)) {
+        php_error_docref(NULL, E_WARNING, "shmcache.serializer=igbinary but the igbinary extension "
+                                          "is not loaded: using PHP's serializer");
+        SHMCG(warned_igbinary) = true;
+    }
+    return false;
 }
 
 zend_result shmcache_encode(zval *v, shmcache_enc_t *e)
