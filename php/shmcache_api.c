@@ -72,7 +72,15 @@ static int add_tagged(shmc_t *c, zend_string *key, const shmcache_enc_t *e, uint
     }
     r = shmc_set_leased_tagged(c, ZSTR_VAL(key), ZSTR_LEN(key), e->p, e->n, ttl_ms, e->flags,
                                tags, ntags, lease);
-    return r == -ESTALE ? -EEXIST : r;
+    if (r == -ESTALE) {
+        return -EEXIST;
+    }
+    if (r < 0) {
+        /* Not stored (too big, ...): end our lease now rather than make the
+         * key's other callers wait for it to expire. */
+        shmc_delete(c, ZSTR_VAL(key), ZSTR_LEN(key));
+    }
+    return r;
 }
 
 /* Store one value; 0, -EEXIST (add), -ECANCELED (the serializer threw), or

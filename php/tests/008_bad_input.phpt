@@ -8,6 +8,10 @@ shmcache.max_value=1024
 var_dump(shmcache_store('', 1));
 var_dump(shmcache_store(str_repeat('k', 251), 1));
 var_dump(shmcache_store('big', str_repeat('v', 2000)), shmcache_exists('big'));
+// a tagged add goes through the key's lease: a refused value must not leave
+// the key leased (the next add would be told it exists)
+var_dump(shmcache_add('big2', str_repeat('v', 2000), 0, ['t']), shmcache_add('big2', 'small', 0, ['t']));
+shmcache_delete('big2');
 try { shmcache_store('t', 1, -1); } catch (ValueError $e) { echo $e->getMessage(), "\n"; }
 try { shmcache_inc('t', 1, $ok, -1); } catch (ValueError $e) { echo $e->getMessage(), "\n"; }
 try { shmcache_store('t'); } catch (ArgumentCountError $e) { echo $e->getMessage(), "\n"; }
@@ -25,6 +29,10 @@ bool(false)
 Warning: shmcache_store(): shmcache: key or value over the segment's limits (shmcache.max_value), key "big": %s in %s on line %d
 bool(false)
 bool(false)
+
+Warning: shmcache_add(): shmcache: key or value over the segment's limits (shmcache.max_value), key "big2": %s in %s on line %d
+bool(false)
+bool(true)
 shmcache_store(): Argument #3 ($ttl) must be greater than or equal to 0
 shmcache_inc(): Argument #4 ($ttl) must be greater than or equal to 0
 shmcache_store() expects a value when the key is a string
