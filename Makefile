@@ -286,12 +286,15 @@ php: $(PHPSO)
 $(PHPSO): $(wildcard php/*.c php/*.h php/config.m4) $(LIB_A)
 	@mkdir -p $(PHPBUILD)/src
 	cp php/config.m4 php/*.c php/*.h $(PHPBUILD)/src/
-	if [ ! -f $(PHPBUILD)/src/Makefile ]; then \
+	if [ ! -f $(PHPBUILD)/src/Makefile ] || [ php/config.m4 -nt $(PHPBUILD)/src/Makefile ]; then \
 	  cd $(PHPBUILD)/src && $(PHPIZE) >/dev/null && \
 	  ./configure -q --with-php-config=$(PHP_CONFIG) --enable-shmcache --with-shmcache-root=$(CURDIR) >/dev/null; \
 	fi
+	@# phpize's Makefile does not know the archive: relink whenever we run
+	rm -f $(PHPBUILD)/src/shmcache.la
 	$(MAKE) -s -C $(PHPBUILD)/src >$(PHPBUILD)/build.log
-	cp $(PHPBUILD)/src/modules/shmcache.so $@
+	@# a rename, not an overwrite: running PHP processes keep the old file mapped
+	cp $(PHPBUILD)/src/modules/shmcache.so $@.tmp && mv -f $@.tmp $@
 
 test-php: deps-php
 	@$(MAKE) --no-print-directory $(PHPSO)
