@@ -1,6 +1,7 @@
 # shmcache - build, test, install.
 #   make            libshmcache.so/.a, shmcache-tool, examples (in build/)
 #   make test       install missing build deps (as root), build, run every test
+#   make php        the PHP extension, build/php/shmcache.so (see the PHP section below)
 #   make demo       the product-price scenario (examples/prices.c)
 #   make SAN=asan test   the suite under AddressSanitizer + UBSan (build-asan/)
 #   make SAN=tsan test-threads   the threaded tests under ThreadSanitizer
@@ -162,6 +163,9 @@ test: deps-test
 	  echo "== python/tests/venv_install.sh"; $(MAKE) --no-print-directory test-python-venv || fail=1; \
 	  echo "== examples/django_shop (smoke)"; $(MAKE) --no-print-directory e2e-smoke || fail=1; \
 	fi; \
+	if [ -d php/tests ] && [ -z "$(SAN)" ]; then \
+	  echo "== php/tests"; $(MAKE) --no-print-directory test-php || fail=1; \
+	fi; \
 	exit $$fail
 
 test-threads: deps-test
@@ -298,3 +302,48 @@ lint:
 	  --suppressions-list=tests/lint/cppcheck.supp \
 	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -Iinclude -Ishm shm tools
 	CLANG_TIDY=$(CLANG_TIDY) sh tests/lint/tidy.sh $(LINT_SRC) -- -std=c11 -D_GNU_SOURCE -pthread -Iinclude -Ishm
+
+# ---- PHP extension (php/, docs/PHP.md)
+#   make php        build/php/shmcache.so: phpize and configure run in a copy
+#                   of php/ under build/php/src, so the source tree stays clean
+#   make test-php   the .phpt tests (run-tests.php) and the PHP-FPM test
+#   make php-chaos  kill -9 chaos under PHP-FPM, shmcache then APCu (PHP_CHAOS_SECONDS)
+#   make php-bench  fetch/store per second: shmcache, APCu, Redis, memcached
+PHPIZE      ?= phpize
+PHP_CONFIG  ?= php-config
+PHP_CLI     ?= /usr/bin/php8.2
+PHPBUILD    := $(BUILD)/php
+PHPSO       := $(PHPBUILD)/shmcache.so
+PHP_CHAOS_SECONDS ?= 60
+
+.PHONY: php test-php php-chaos php-bench deps-php
+
+deps-php:
+	@scripts/deps.sh php
+
+php: $(PHPSO)
+
+$(PHPSO): $(wildcard php/*.c php/*.h php/config.m4) $(LIB_A)
+	@mkdir -p $(PHPBUILD)/src
+	cp php/config.m4 php/*.c php/*.h $(PHPBUILD)/src/
+	if [ ! -f $(PHPBUILD)/src/Makefile ] || [ php/config.m4 -nt $(PHPBUILD)/src/Makefile ]; then \
+	  cd $(PHPBUILD)/src && $(PHPIZE) >/dev/null && \
+	  ./configure -q --with-php-config=$(PHP_CONFIG) --enable-shmcache --with-shmcache-root=$(CURDIR) >/dev/null; \
+	fi
+	@# phpize's Makefile does not know the archive: relink whenever we run
+	rm -f $(PHPBUILD)/src/shmcache.la
+	$(MAKE) -s -C $(PHPBUILD)/src >$(PHPBUILD)/build.log
+	@# a rename, not an overwrite: running PHP processes keep the old file mapped
+	cp $(PHPBUILD)/src/modules/shmcache.so $@.tmp && mv -f $@.tmp $@
+
+test-php: deps-php
+	@$(MAKE) --no-print-directory $(PHPSO)
+	PHP_CLI=$(PHP_CLI) sh php/tests/run.sh $(abspath $(PHPSO))
+
+php-chaos: deps-php
+	@$(MAKE) --no-print-directory $(PHPSO)
+	PHP_CLI=$(PHP_CLI) sh php/chaos/fpm_chaos.sh $(abspath $(PHPSO)) $(PHP_CHAOS_SECONDS)
+
+php-bench: deps-php deps-bench
+	@$(MAKE) --no-print-directory $(PHPSO)
+	bench/php_bench.sh $(abspath $(PHPSO))

@@ -2,18 +2,22 @@
 # Make sure the Debian packages the build and the tests need are present.
 # As root, missing ones are installed (apt-get update first); otherwise the
 # exact install command is printed and the script fails.
-# Usage: scripts/deps.sh build|test|bench|python|e2e
+# Usage: scripts/deps.sh build|test|bench|python|e2e|php
 set -e
 what=${1:-build}
 pkgs="gcc make pkg-config liburcu-dev libcmocka-dev"
+# The PHP extension, its tests (run-tests.php, PHP-FPM behind cgi-fcgi) and
+# its peers in bench/php_bench.sh and make php-chaos.
+php_pkgs="php8.2-dev php8.2-cli php8.2-fpm php-apcu php-igbinary libfcgi-bin php-redis php-memcached"
 case "$what" in
   test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev"
-          pkgs="$pkgs python3-venv python3-setuptools python3-wheel gunicorn wrk" ;;
+          pkgs="$pkgs python3-venv python3-setuptools python3-wheel gunicorn wrk $php_pkgs" ;;
   bench)  pkgs="$pkgs memcached redis-server libmemcached-dev libhiredis-dev gnuplot-nox" ;;
   python) pkgs="$pkgs python3-dev python3-django python3-venv python3-setuptools python3-wheel" ;;
   # make e2e: the Django shop under gunicorn, loaded by wrk, four cache backends
   e2e)    pkgs="$pkgs python3-dev python3-django gunicorn wrk memcached redis-server"
           pkgs="$pkgs python3-pymemcache python3-django-redis" ;;
+  php)    pkgs="$pkgs $php_pkgs" ;;
 esac
 missing=""
 for p in $pkgs; do
