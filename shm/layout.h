@@ -14,6 +14,7 @@
  *   tags_off          a64[tag_slots]      last invalidation of each tag
  *   index_off         bucket[buckets]     tag line + 8 slots each
  *   arena_off         item memory, one contiguous log per stripe
+ *   journal_off       invalidation journal, when created with one (journal.h)
  *
  * All fields of shared structs are C11 atomics: processes read them without
  * locks, so every access is an atomic access (relaxed unless a comment says
@@ -30,7 +31,7 @@
 #include "shmcache.h" /* SHMC_TAGS_MAX */
 
 #define SHMC_MAGIC            "SHMCACHE"
-#define SHMC_LAYOUT_VERSION   1u
+#define SHMC_LAYOUT_VERSION   2u /* 2: journal geometry in the header */
 #define SHMC_CACHELINE        64u
 #define SHMC_HEADER_SIZE      4096u
 #define SHMC_SLOTS_PER_BUCKET 8u
@@ -80,9 +81,14 @@ struct shm_header {
     uint64_t created_mono_ms;     /* 136 */
     uint64_t tags_off;            /* 144 tag table */
     uint32_t tag_slots;           /* 152 power of two */
-    uint32_t pad1;                /* 156 */
-    uint64_t header_check;        /* 160 hash of bytes [0, 160), ready as 0 */
-    uint8_t  pad0[SHMC_CACHELINE * 3 - 168];
+    /* -- journal (issue 12): geometry of the invalidation journal, placed
+     *    after the arena; its own structs are in journal.h */
+    uint32_t journal_flags;       /* 156 SHMC_JOURNAL_* flags */
+    uint64_t journal_off;         /* 160 0 = no journal */
+    uint64_t journal_bytes;       /* 168 bytes of the ring */
+    /* -- end journal */
+    uint64_t header_check;        /* 176 hash of bytes [0, 176), ready as 0 */
+    uint8_t  pad0[SHMC_CACHELINE * 3 - 184];
     /* Mutable part, one line each so writers do not slow readers. */
     alignas(SHMC_CACHELINE) a64 generation;   /* bumped by shmc_clear */
     alignas(SHMC_CACHELINE) struct {

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "journal.h" /* journal */
 
 static uint64_t new_token(shmc_t *c, uint32_t stripe)
 {
@@ -226,6 +227,7 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
     int r = shm_lock_key_op(c, key, klen, &kl, &gen);
     if (r)
         return r;
+    shm_journal_append(c, SHMC_JOURNAL_INVALIDATE, key, klen); /* journal: before the change */
     struct shm_stripe *st = &c->stripes[kl.stripe];
     int64_t idx = shm_find_locked(c, &kl, key, klen);
     r = -ENOENT;

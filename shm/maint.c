@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "journal.h" /* journal */
 
 int shmc_clear(shmc_t *c)
 {
@@ -18,6 +19,7 @@ int shmc_clear(shmc_t *c)
         return -EINVAL;
     if (!shm_writable(c))
         return -EROFS;
+    shm_journal_append(c, SHMC_JOURNAL_CLEAR, NULL, 0); /* journal: before the change */
     /* seq_cst: readers that start after this returns load the new value
      * (their acquire load in shm_gen); pairs with it. */
     atomic_fetch_add(&c->hdr->generation, 1);
