@@ -127,6 +127,9 @@ test: deps-test
 	if [ -d tests/tool ] && [ -x $(TOOL) ]; then \
 	  for s in tests/tool/*.sh; do echo "== $$s"; TOOL=$(TOOL) BUILD=$(BUILD) sh $$s || fail=1; done; \
 	fi; \
+	if [ -d tests/relay ] && [ -x $(RELAY) ]; then \
+	  for s in tests/relay/*.sh; do echo "== $$s"; TOOL=$(TOOL) RELAY=$(RELAY) BUILD=$(BUILD) sh $$s || fail=1; done; \
+	fi; \
 	if [ -d python/tests ] && [ -z "$(SAN)" ]; then \
 	  echo "== python/tests"; $(MAKE) --no-print-directory test-python || fail=1; \
 	fi; \
@@ -258,3 +261,22 @@ lint:
 	  --suppressions-list=tests/lint/cppcheck.supp \
 	  --std=c11 -D_GNU_SOURCE -D__x86_64__ -Iinclude -Ishm shm tools
 	CLANG_TIDY=$(CLANG_TIDY) sh tests/lint/tidy.sh $(LINT_SRC) -- -std=c11 -D_GNU_SOURCE -pthread -Iinclude -Ishm
+
+# ---- shmcache-relay (issue 12): journal <-> Redis Stream, one per host and
+# segment. Built when hiredis is installed (make test installs it); its
+# tests (tests/relay/*.sh) start their own redis-server on 127.0.0.1.
+RELAY := $(BUILD)/shmcache-relay
+HAVE_HIREDIS := $(wildcard /usr/include/hiredis/hiredis.h)
+
+.PHONY: install-relay
+
+all: $(if $(HAVE_HIREDIS),$(RELAY))
+
+$(RELAY): $(wildcard tools/relay/*.c tools/relay/*.h) tools/units.c tools/units.h $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lhiredis $(LDLIBS)
+
+install: install-relay
+install-relay:
+	if [ -x $(RELAY) ]; then install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 && \
+	  install -m 755 $(RELAY) $(DESTDIR)$(BINDIR)/ && \
+	  install -m 644 tools/shmcache-relay.1 $(DESTDIR)$(MANDIR)/man1/; fi

@@ -704,6 +704,7 @@ typedef struct shmc_relay_status {
     uint32_t pid;               /* the relay's pid (0: none ever ran) */
     uint32_t connected;         /* 1 while it has a Redis connection */
     uint64_t unreachable_ms;    /* how long Redis has been unreachable (0: reachable) */
+    uint64_t dropped_seen;      /* shmc_journal_info's `dropped` already handled */
     char     origin[64];        /* the relay's origin id (NUL-terminated) */
     char     clear_reason[128]; /* why it cleared last (NUL-terminated) */
 } shmc_relay_status_t;

@@ -7,7 +7,7 @@ set -e
 what=${1:-build}
 pkgs="gcc make pkg-config liburcu-dev libcmocka-dev"
 case "$what" in
-  test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev" ;;
+  test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev redis-server" ;;
   bench)  pkgs="$pkgs memcached redis-server libmemcached-dev libhiredis-dev gnuplot-nox" ;;
   python) pkgs="$pkgs python3-dev python3-django" ;;
 esac
