@@ -268,9 +268,17 @@ lint:
 RELAY := $(BUILD)/shmcache-relay
 HAVE_HIREDIS := $(wildcard /usr/include/hiredis/hiredis.h)
 
-.PHONY: install-relay
+.PHONY: install-relay bench-relay
 
-all: $(if $(HAVE_HIREDIS),$(RELAY))
+all: $(if $(HAVE_HIREDIS),$(RELAY) $(BUILD)/relay_bench)
+
+$(BUILD)/relay_bench: bench/relay/relay_bench.c $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# propagation delay, invalidations/s, gets with/without journal, staleness
+bench-relay: deps-bench
+	@$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) bench/relay/run.sh
 
 $(RELAY): $(wildcard tools/relay/*.c tools/relay/*.h) tools/units.c tools/units.h $(LIB_A)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lhiredis $(LDLIBS)
