@@ -673,6 +673,16 @@ typedef struct shmc_journal_info {
 int64_t shmc_journal_read(shmc_t *c, uint64_t from_seq, size_t max,
                           int (*fn)(const shmc_journal_rec_t *rec, void *arg), void *arg);
 
+/*
+ * Sleep until record `seq` exists (the journal's head passed it) or
+ * timeout_ms elapsed, whichever is first; appenders wake the sleeper (a
+ * futex in the segment), so a reader needs no polling. 0 when the record
+ * exists (at once if it already did); -ETIMEDOUT; -EINVAL; -ENOTSUP.
+ * Thread-safe; a signal may end the wait early (then it returns what the
+ * head says at that moment).
+ */
+int shmc_journal_wait(shmc_t *c, uint64_t seq, uint64_t timeout_ms);
+
 /* Fill *info. Lock-free. 0; -EINVAL (NULL); -ENOTSUP (no journal). */
 int shmc_journal_info(shmc_t *c, shmc_journal_info_t *info);
 
@@ -713,10 +723,9 @@ typedef struct shmc_relay_status {
  * 0; -EINVAL; -ENOTSUP (no journal); -EBUSY (kept changing). */
 int shmc_relay_status_get(shmc_t *c, shmc_relay_status_t *st);
 
-/* Write the relay status block. Only the relay writes it: the call takes
- * shmc_relay_claim for c (a no-op when c holds it already) and fails with
- * -EBUSY when another handle holds it. Readers retry around the write.
- * 0; -EINVAL; -ENOTSUP; -EROFS; -EBUSY. */
+/* Write the relay status block. Only the relay writes it: c must hold
+ * shmc_relay_claim. Readers retry around the write. 0; -EINVAL; -ENOTSUP;
+ * -EROFS; -EPERM (c does not hold the claim). */
 int shmc_relay_status_set(shmc_t *c, const shmc_relay_status_t *st);
 
 /*

@@ -65,6 +65,7 @@ struct shmc {
     struct shm_journal *journal;
     uint64_t journal_bytes;
     uint32_t journal_flags;
+    _Atomic bool relay_claimed;   /* this handle holds shmc_relay_claim */
 };
 
 /* ---- hash.c */

@@ -44,6 +44,15 @@
  * The position of a seq is found from a per-thread cursor (the relay reads
  * sequentially) or by walking from tail_pos (validated the same way).
  *
+ * WAITING. A reader with nothing to read sleeps in shmc_journal_wait on the
+ * futex word `wake` instead of polling: it bumps `waiters` (seq_cst), then
+ * re-checks head_seq, then sleeps unless `wake` moved. An appender, after
+ * publishing head_seq and a seq_cst fence, reads `waiters` and, only when
+ * it is non-zero, bumps `wake` and wakes the sleepers (outside its lock).
+ * The two fences order "publish head, read waiters" against "announce a
+ * waiter, read head": one side always sees the other, so no wakeup is lost;
+ * with no waiter an append costs one fence and one load more.
+ *
  * RECOVERY. An appender killed inside (dirty = 1) may have moved tail_pos
  * without tail_seq; the record it was writing was never published (head
  * moves last). The next locker empties the ring (tail = head) and counts a
@@ -54,7 +63,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -203,6 +216,31 @@ void shm_journal_append(shmc_t *c, uint32_t kind, const void *data, size_t len)
     atomic_store_explicit(&j->head_seq, seq + 1, memory_order_release);
     ST(&j->dirty, 0);
     pthread_mutex_unlock(&j->lock);
+    /* See WAITING: pairs with the seq_cst increment of waiters. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (unlikely(LD(&j->waiters))) {
+        atomic_fetch_add_explicit(&j->wake, 1, memory_order_relaxed);
+        syscall(SYS_futex, &j->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    }
+}
+
+int shmc_journal_wait(shmc_t *c, uint64_t seq, uint64_t timeout_ms)
+{
+    if (!c)
+        return -EINVAL;
+    struct shm_journal *j = c->journal;
+    if (!j)
+        return -ENOTSUP;
+    if (atomic_load_explicit(&j->head_seq, memory_order_acquire) > seq)
+        return 0;
+    uint32_t w = atomic_load_explicit(&j->wake, memory_order_relaxed);
+    atomic_fetch_add(&j->waiters, 1); /* seq_cst: see WAITING */
+    if (atomic_load(&j->head_seq) <= seq) {
+        struct timespec ts = {(time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L};
+        syscall(SYS_futex, &j->wake, FUTEX_WAIT, w, &ts, NULL, 0);
+    }
+    atomic_fetch_sub(&j->waiters, 1);
+    return atomic_load_explicit(&j->head_seq, memory_order_acquire) > seq ? 0 : -ETIMEDOUT;
 }
 
 void shm_journal_store_locked(shmc_t *c, const void *key, size_t klen, bool novalue)
@@ -415,9 +453,16 @@ int shmc_relay_claim(shmc_t *c)
         return -ENOTSUP;
     if (!shm_writable(c))
         return -EROFS;
+    if (atomic_load(&c->relay_claimed))
+        return 0;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = claim_byte(c), .l_len = 1};
     if (fcntl(c->fd, F_OFD_SETLK, &fl) != 0)
         return (errno == EAGAIN || errno == EACCES) ? -EBUSY : -errno;
+    /* A waiter that died left its count behind; only the relay waits, so
+     * the new relay starts the count afresh (a stale count would only cost
+     * appenders a needless wake call). */
+    ST(&c->journal->waiters, 0);
+    atomic_store(&c->relay_claimed, true);
     return 0;
 }
 
@@ -432,11 +477,9 @@ int shmc_relay_status_set(shmc_t *c, const shmc_relay_status_t *st)
         return -ENOTSUP;
     if (!shm_writable(c))
         return -EROFS;
-    /* Taking the claim again is a no-op for its holder and refuses anyone
-     * else: only the relay writes this block. */
-    int r = shmc_relay_claim(c);
-    if (r)
-        return r;
+    /* Only the relay writes this block. */
+    if (!atomic_load(&c->relay_claimed))
+        return -EPERM;
     /* One writer (the claim holder): odd, release fence, bytes, even with
      * release; pairs with the acquire fence / load in the getter. */
     uint32_t odd = LD(&j->relay_seq) | 1u;

@@ -25,7 +25,8 @@ struct shmc; /* internal.h */
 struct shm_journal {
     pthread_mutex_t lock;       /* robust, process-shared; appenders only */
     a32  dirty;                 /* 1 while an appender moves tail or head */
-    a32  pad;
+    a32  waiters;               /* processes in shmc_journal_wait */
+    a32  wake;                  /* futex word: bumped by appends that see waiters */
     /* Positions are byte counts since creation (never wrap); a record at
      * position p lives at ring offset p % journal_bytes. */
     alignas(SHMC_CACHELINE) a64 head_pos; /* end of the last published record */

@@ -88,35 +88,48 @@ static int stream_check(struct relay *r, redisContext *rc, struct sid *last, str
     return 1;
 }
 
-/* Apply one entry's fields. False when it could not be applied. */
-static bool apply_entry(struct relay *r, const redisReply *fields, uint64_t *ms, bool *own,
-                        bool *cleared, char *origin, size_t ocap)
+/* Apply one stream entry: origin O, ms T, then <kind> <data> pairs, one
+ * per journal record. False when some record could not be applied. */
+static bool apply_entry(struct relay *r, const redisReply *f, uint64_t *ms, bool *own,
+                        uint64_t *applied, char *origin, size_t ocap, bool *cleared, char *clear,
+                        size_t ccap)
 {
-    const redisReply *o = NULL, *k = NULL, *d = NULL;
     *ms = 0;
-    for (size_t i = 0; fields && i + 1 < fields->elements; i += 2) {
-        const redisReply *v = fields->element[i + 1];
+    *own = false;
+    snprintf(origin, ocap, "?");
+    if (!f || f->type != REDIS_REPLY_ARRAY)
+        return false;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *v = f->element[i + 1];
         if (v->type != REDIS_REPLY_STRING)
             continue;
-        if (str_eq(fields->element[i], "origin"))
-            o = v;
-        else if (str_eq(fields->element[i], "kind"))
-            k = v;
-        else if (str_eq(fields->element[i], "data"))
-            d = v;
-        else if (str_eq(fields->element[i], "ms"))
+        if (str_eq(f->element[i], "origin"))
+            snprintf(origin, ocap, "%.*s", (int)v->len, v->str);
+        else if (str_eq(f->element[i], "ms"))
             *ms = strtoull(v->str, NULL, 10);
     }
-    snprintf(origin, ocap, "%.*s", o ? (int)o->len : 1, o ? o->str : "?");
-    *own = o && strcmp(origin, r->origin) == 0;
+    *own = strcmp(origin, r->origin) == 0;
     if (*own)
         return true;
-    uint32_t kind = k ? kind_parse(k->str, k->len) : 0;
-    if (!kind || !d)
-        return false;
-    *cleared = kind == SHMC_JOURNAL_CLEAR;
-    return shmc_journal_apply(r->c, kind, kind == SHMC_JOURNAL_CLEAR ? NULL : d->str,
-                              kind == SHMC_JOURNAL_CLEAR ? 0 : d->len) == 0;
+    bool ok = true;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *d = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || d->type != REDIS_REPLY_STRING)
+            return false;
+        if (str_eq(k, "origin") || str_eq(k, "ms"))
+            continue;
+        uint32_t kind = kind_parse(k->str, k->len);
+        if (kind == SHMC_JOURNAL_CLEAR) {
+            *cleared = true;
+            snprintf(clear, ccap, "%.*s", (int)d->len, d->str);
+        }
+        if (!kind || shmc_journal_apply(r->c, kind, kind == SHMC_JOURNAL_CLEAR ? NULL : d->str,
+                                        kind == SHMC_JOURNAL_CLEAR ? 0 : d->len) != 0)
+            ok = false; /* keep applying the rest; the caller clears anyway */
+        else
+            (*applied)++;
+    }
+    return ok;
 }
 
 /* Apply an XREAD reply. Returns entries seen; *last advances. */
@@ -136,21 +149,21 @@ static size_t apply_reply(struct relay *r, const redisReply *x, struct sid *last
             sid_parse(e->element[0]->str, e->element[0]->len, &id) != 0)
             continue;
         uint64_t ms;
-        bool own = false, cleared = false;
-        char origin[64];
-        if (!apply_entry(r, e->element[1], &ms, &own, &cleared, origin, sizeof(origin))) {
-            char why[128];
+        bool own, cleared = false;
+        char origin[64], clear[128] = "";
+        bool ok = apply_entry(r, e->element[1], &ms, &own, &applied, origin, sizeof(origin),
+                              &cleared, clear, sizeof(clear));
+        char why[256];
+        if (!ok) {
             snprintf(why, sizeof(why), "a record from %s could not be applied", origin);
             relay_clear_local(r, why);
         } else if (cleared) {
-            char why[128];
-            snprintf(why, sizeof(why), "clear from %s", origin);
+            snprintf(why, sizeof(why), "clear from %s%s%s", origin, clear[0] ? ": " : "", clear);
             pthread_mutex_lock(&r->mu);
             status_note_clear_mu(r, why);
             pthread_mutex_unlock(&r->mu);
         }
         if (!own) {
-            applied++;
             uint64_t now = relay_wall_ms();
             lag = now > ms ? now - ms : 0;
         }

@@ -149,7 +149,6 @@ int main(int argc, char **argv)
     static struct relay r;
     r.max_stale_ms = 10000;
     r.maxlen = 100000;
-    r.poll_us = 200;
     int rc = parse(argc, argv, &r);
     if (rc)
         return rc;

@@ -13,56 +13,97 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "relay.h"
 
-#define BATCH 1024 /* records per pipeline */
+#define BATCH     1024 /* records read from the journal per round */
+#define PER_ENTRY 256  /* records per stream entry */
+
+/* One round's records, copied out of the journal (its data pointers are
+ * valid only during the callback). */
+struct rec {
+    const char *kind;
+    size_t off, len;
+};
 
 struct batch {
     struct relay *r;
     redisContext *rc;
     char maxlen[24];
-    size_t n;
+    size_t entries;             /* XADDs in flight */
+    size_t n;                   /* records collected */
+    uint64_t first_ms;
+    struct rec rec[BATCH];
+    char *data;                 /* the records' bytes */
+    size_t used, cap;
 };
 
-static void append_xadd(struct batch *b, const char *kind, const void *data, size_t len,
-                        uint64_t ms, uint64_t seq)
-{
-    char msbuf[24], seqbuf[24];
-    snprintf(msbuf, sizeof(msbuf), "%llu", (unsigned long long)ms);
-    snprintf(seqbuf, sizeof(seqbuf), "%llu", (unsigned long long)seq);
-    const char *argv[] = {"XADD", b->r->stream, "MAXLEN", "~", b->maxlen, "*",
-                          "origin", b->r->origin, "kind", kind, "data", data ? data : "",
-                          "ms", msbuf, "seq", seqbuf};
-    size_t lens[16];
-    for (int i = 0; i < 16; i++)
-        lens[i] = strlen(argv[i]);
-    lens[11] = data ? len : 0;
-    redisAppendCommandArgv(b->rc, 16, argv, lens);
-    b->n++;
-}
-
-static int on_record(const shmc_journal_rec_t *rec, void *arg)
+static int on_record(const shmc_journal_rec_t *jr, void *arg)
 {
     struct batch *b = arg;
-    const char *k = kind_name(rec->kind);
-    if (!k) /* unknown to this relay: the others must not keep anything */
-        append_xadd(b, "clear", "unknown journal record kind", 27, rec->unix_ms, rec->seq);
-    else
-        append_xadd(b, k, rec->data, rec->len, rec->unix_ms, rec->seq);
+    const char *k = kind_name(jr->kind);
+    const void *data = jr->data;
+    size_t len = jr->len;
+    if (!k) { /* unknown to this relay: the others must not keep anything */
+        k = "clear";
+        data = "unknown journal record kind";
+        len = 27;
+    }
+    if (b->used + len > b->cap) {
+        size_t cap = (b->used + len) * 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return 1; /* stop here; the rest comes next round */
+        b->data = d;
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->used, data, len);
+    if (b->n == 0)
+        b->first_ms = jr->unix_ms;
+    b->rec[b->n++] = (struct rec){k, b->used, len};
+    b->used += len;
     return 0;
 }
 
-/* Collect b->n replies. True when all were acknowledged. */
+/* Queue one XADD carrying records [from, to) of the batch:
+ *   XADD key MAXLEN ~ N * origin O ms T <kind> <data> <kind> <data> ... */
+static void append_entry(struct batch *b, size_t from, size_t to, uint64_t ms)
+{
+    enum { HEAD = 10 };
+    const char *argv[HEAD + 2 * PER_ENTRY];
+    size_t lens[HEAD + 2 * PER_ENTRY];
+    char msbuf[24];
+    snprintf(msbuf, sizeof(msbuf), "%llu", (unsigned long long)ms);
+    const char *head[HEAD] = {"XADD", b->r->stream, "MAXLEN", "~", b->maxlen, "*",
+                              "origin", b->r->origin, "ms", msbuf};
+    for (int i = 0; i < HEAD; i++) {
+        argv[i] = head[i];
+        lens[i] = strlen(head[i]);
+    }
+    int argc = HEAD;
+    for (size_t i = from; i < to; i++) {
+        argv[argc] = b->rec[i].kind;
+        lens[argc++] = strlen(b->rec[i].kind);
+        argv[argc] = b->data + b->rec[i].off;
+        lens[argc++] = b->rec[i].len;
+    }
+    redisAppendCommandArgv(b->rc, argc, argv, lens);
+    b->entries++;
+}
+
+/* Collect the replies of every queued XADD. True when all were acknowledged. */
 static bool collect(struct batch *b)
 {
     bool ok = true;
-    for (size_t i = 0; i < b->n; i++) {
+    for (; b->entries; b->entries--) {
         void *rep = NULL;
         if (redisGetReply(b->rc, &rep) != REDIS_OK) {
             relay_log("publish: connection lost: %s", b->rc->errstr);
+            b->entries = 0;
             return false;
         }
         redisReply *x = rep;
@@ -79,8 +120,12 @@ static bool collect(struct batch *b)
 static bool publish_loss(struct batch *b, const char *why, uint64_t resume, uint64_t dropped)
 {
     struct relay *r = b->r;
-    b->n = 0;
-    append_xadd(b, "clear", why, strlen(why), relay_wall_ms(), 0);
+    char msbuf[24];
+    snprintf(msbuf, sizeof(msbuf), "%llu", (unsigned long long)relay_wall_ms());
+    const char *argv[] = {"XADD", r->stream, "MAXLEN", "~", b->maxlen, "*",
+                          "origin", r->origin, "ms", msbuf, "clear", why};
+    redisAppendCommandArgv(b->rc, 12, argv, NULL);
+    b->entries++;
     if (!collect(b))
         return false;
     relay_log("asked every other host to clear: %s", why);
@@ -112,12 +157,13 @@ static int64_t round_once(struct batch *b)
     if (from > in.head_seq) /* a position from another life of the segment */
         from = in.head_seq;
     b->n = 0;
+    b->used = 0;
     int64_t n = shmc_journal_read(r->c, from, BATCH, on_record, b);
     if (n == -EOVERFLOW) {
         char why[96];
         snprintf(why, sizeof(why), "journal overflow: records %llu..%llu lost before publishing",
                  (unsigned long long)from, (unsigned long long)in.tail_seq - 1);
-        if (!collect(b) || !publish_loss(b, why, in.tail_seq - 1, in.dropped))
+        if (!publish_loss(b, why, in.tail_seq - 1, in.dropped))
             return -1;
         return 1;
     }
@@ -125,8 +171,11 @@ static int64_t round_once(struct batch *b)
         relay_log("publish: cannot read the journal: %s", shmc_strerror((int)n));
         return -1;
     }
+    n = (int64_t)b->n; /* a callback that ran out of memory stopped early */
     if (n == 0)
         return 0;
+    for (size_t i = 0; i < b->n; i += PER_ENTRY)
+        append_entry(b, i, i + PER_ENTRY < b->n ? i + PER_ENTRY : b->n, b->first_ms);
     if (!collect(b))
         return -1;
     pthread_mutex_lock(&r->mu);
@@ -140,7 +189,8 @@ static int64_t round_once(struct batch *b)
 
 void *publish_main(void *arg)
 {
-    struct batch b = {.r = arg};
+    static struct batch b;
+    b.r = arg;
     snprintf(b.maxlen, sizeof(b.maxlen), "%llu", (unsigned long long)b.r->maxlen);
     uint64_t backoff = 100;
     while (!relay_stop) {
@@ -158,11 +208,16 @@ void *publish_main(void *arg)
             b.rc = NULL;
             redis_backoff(&backoff);
         } else if (n == 0) {
-            struct timespec ts = {0, (long)b.r->poll_us * 1000L};
-            nanosleep(&ts, NULL);
+            /* Sleep until a process appends (or 100 ms pass, to notice a
+             * stop request). */
+            pthread_mutex_lock(&b.r->mu);
+            uint64_t next = b.r->st.published_seq + 1;
+            pthread_mutex_unlock(&b.r->mu);
+            shmc_journal_wait(b.r->c, next, 100);
         }
     }
     if (b.rc)
         redisFree(b.rc);
+    free(b.data);
     return NULL;
 }

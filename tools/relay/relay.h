@@ -50,7 +50,6 @@ struct relay {
     char origin[64];
     uint64_t max_stale_ms;
     uint64_t maxlen;
-    uint64_t poll_us;           /* journal poll interval when idle */
     bool first_start;           /* no relay ever ran on this segment */
     shmc_t *c;
     /* shared by the threads, under mu */
