@@ -100,13 +100,15 @@ static void latency(shmc_t *a, shmc_t *b, int samples)
     }
     qsort(d, (size_t)n, sizeof(uint64_t), cmp_u64);
     qsort(call, (size_t)samples, sizeof(uint64_t), cmp_u64);
+    size_t mid = (size_t)n / 2, p99 = (size_t)((double)n * 0.99);
+    size_t cmid = (size_t)samples / 2, cp99 = (size_t)((double)samples * 0.99);
     if (n)
         printf("propagation delay (delete called on A -> miss on B), %d samples: "
                "p50 %.3f ms, p99 %.3f ms, max %.3f ms%s; %d of them already missing on B when "
                "A's delete returned; the delete call itself: p50 %.1f us, p99 %.1f us\n", n,
-               (double)d[n / 2] / 1e6, (double)d[(size_t)((double)n * 0.99)] / 1e6,
-               (double)d[n - 1] / 1e6, lost ? " (some never arrived!)" : "", already,
-               (double)call[samples / 2] / 1e3, (double)call[(size_t)((double)samples * 0.99)] / 1e3);
+               (double)d[mid] / 1e6, (double)d[p99] / 1e6, (double)d[n - 1] / 1e6,
+               lost ? " (some never arrived!)" : "", already, (double)call[cmid] / 1e3,
+               (double)call[cp99] / 1e3);
     free(call);
     if (lost)
         printf("  %d deletes not seen on B within 2 s\n", lost);
