@@ -21,16 +21,19 @@ MAXSTALE=1s
 redis_pid=
 relay_a=
 relay_b=
+relay_c=
+C=relay-test-c-$$
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 URL=redis://127.0.0.1:$PORT
 
 cleanup() {
-    for p in $relay_a $relay_b $redis_pid; do kill "$p" 2>/dev/null; done
+    for p in $relay_a $relay_b $relay_c $redis_pid; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     "$TOOL" destroy "$A" --yes >/dev/null 2>&1
     "$TOOL" destroy "$B" --yes >/dev/null 2>&1
+    "$TOOL" destroy "$C" --yes >/dev/null 2>&1
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -180,6 +183,20 @@ start_relay A
 gone "$B" unrelated
 wait_for "A records the clear it asked for" "$TOOL" relay-status "$A" --json -- "'overflow' in d['clear_reason']"
 wait_for "B records why it cleared" "$TOOL" relay-status "$B" --json -- "'host-A' in d['clear_reason']"
+
+# ---- write-invalidate mode: a store on a third host C drops the key on B
+expect 2 create "$C" --journal-writes              # needs --journal
+expect 2 create "$C" --journal=12K                 # below the minimum
+expect 0 create "$C" --journal --journal-writes --capacity 4096 --memory 4M --max-value 64K
+"$RELAY" --redis "$URL" --stream "$S" --origin host-C --max-stale "$MAXSTALE" "$C" 2>>"$TMP/relay-C.log" &
+relay_c=$!
+wait_for "relay of C connected" "$TOOL" relay-status "$C" --json -- "d['connected'] and d['write_invalidate']"
+"$TOOL" set "$B" wi v >/dev/null
+"$TOOL" set "$C" wi newer >/dev/null
+gone "$B" wi
+present "$C" wi                                    # the writer keeps its own value
+kill "$relay_c"; wait "$relay_c" 2>/dev/null; relay_c=
+"$TOOL" destroy "$C" --yes >/dev/null
 
 # ---- SIGTERM stops a relay cleanly (exit 0, claim released)
 kill -TERM "$relay_b"; wait "$relay_b"; rc=$?
