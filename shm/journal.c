@@ -120,6 +120,14 @@ static uint64_t skip_short(const shmc_t *c, uint64_t pos)
     return rem < JREC_HDR ? pos + rem : pos;
 }
 
+/* Whether head and tail positions can be: aligned, in order, at most a
+ * ring apart. The segment is untrusted: a scribbled journal header must
+ * cost its records, not an access outside the ring. */
+static bool positions_sane(const shmc_t *c, uint64_t head, uint64_t tail)
+{
+    return !(head % 8) && !(tail % 8) && tail <= head && head - tail <= c->journal_bytes;
+}
+
 /* ---- appending */
 
 static int journal_lock(shmc_t *c)
@@ -176,6 +184,13 @@ void shm_journal_append(shmc_t *c, uint32_t kind, const void *data, size_t len)
     ST(&j->dirty, 1);
     uint64_t bytes = c->journal_bytes, size = rec_bytes(len);
     uint64_t head = LD(&j->head_pos), seq = LD(&j->head_seq);
+    if (!positions_sane(c, head, LD(&j->tail_pos))) {
+        /* corrupt: start an empty ring here; readers behind see a loss */
+        head &= ~(uint64_t)7;
+        ST(&j->tail_pos, head);
+        ST(&j->tail_seq, seq);
+        BUMP(&j->recoveries, 1);
+    }
     uint64_t start = skip_short(c, head), pad = 0;
     if (to_end(c, start) < size) {
         pad = to_end(c, start);
@@ -286,6 +301,8 @@ static int seek(shmc_t *c, uint64_t seq, uint64_t head, uint8_t *buf, uint64_t c
 {
     struct shm_journal *j = c->journal;
     uint64_t pos = atomic_load_explicit(&j->tail_pos, memory_order_acquire);
+    if (pos % 8)
+        return -EBADMSG;
     /* Bounded: every step moves forward by a validated size, up to head. */
     while (pos < head) {
         pos = skip_short(c, pos);
@@ -327,6 +344,8 @@ int64_t shmc_journal_read(shmc_t *c, uint64_t from_seq, size_t max,
         return -EINVAL;
     if (from_seq == head_seq)
         return 0;
+    if (head % 8)
+        return -EBADMSG;
     if (from_seq < atomic_load_explicit(&j->tail_seq, memory_order_acquire))
         return -EOVERFLOW;
     uint64_t cap = rec_bytes(max_payload(c->max_key)) + 8;
