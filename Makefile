@@ -268,7 +268,7 @@ lint:
 RELAY := $(BUILD)/shmcache-relay
 HAVE_HIREDIS := $(wildcard /usr/include/hiredis/hiredis.h)
 
-.PHONY: install-relay bench-relay
+.PHONY: install-relay uninstall-relay bench-relay
 
 all: $(if $(HAVE_HIREDIS),$(RELAY) $(BUILD)/relay_bench)
 
@@ -284,7 +284,11 @@ $(RELAY): $(wildcard tools/relay/*.c tools/relay/*.h) tools/units.c tools/units.
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lhiredis $(LDLIBS)
 
 install: install-relay
-install-relay:
+install-relay: all
 	if [ -x $(RELAY) ]; then install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 && \
 	  install -m 755 $(RELAY) $(DESTDIR)$(BINDIR)/ && \
 	  install -m 644 tools/shmcache-relay.1 $(DESTDIR)$(MANDIR)/man1/; fi
+
+uninstall: uninstall-relay
+uninstall-relay:
+	rm -f $(DESTDIR)$(BINDIR)/shmcache-relay $(DESTDIR)$(MANDIR)/man1/shmcache-relay.1
