@@ -158,6 +158,9 @@ test: deps-test
 	if [ -d tests/tool ] && [ -x $(TOOL) ]; then \
 	  for s in tests/tool/*.sh; do echo "== $$s"; TOOL=$(TOOL) BUILD=$(BUILD) sh $$s || fail=1; done; \
 	fi; \
+	if [ -d tests/relay ] && [ -x $(RELAY) ]; then \
+	  for s in tests/relay/*.sh; do echo "== $$s"; TOOL=$(TOOL) RELAY=$(RELAY) BUILD=$(BUILD) sh $$s || fail=1; done; \
+	fi; \
 	if [ -d python/tests ] && [ -z "$(SAN)" ]; then \
 	  echo "== python/tests"; $(MAKE) --no-print-directory test-python || fail=1; \
 	  echo "== python/tests/venv_install.sh"; $(MAKE) --no-print-directory test-python-venv || fail=1; \
@@ -347,3 +350,34 @@ php-chaos: deps-php
 php-bench: deps-php deps-bench
 	@$(MAKE) --no-print-directory $(PHPSO)
 	bench/php_bench.sh $(abspath $(PHPSO))
+
+# ---- shmcache-relay (issue 12): journal <-> Redis Stream, one per host and
+# segment. Built when hiredis is installed (make test installs it); its
+# tests (tests/relay/*.sh) start their own redis-server on 127.0.0.1.
+RELAY := $(BUILD)/shmcache-relay
+HAVE_HIREDIS := $(wildcard /usr/include/hiredis/hiredis.h)
+
+.PHONY: install-relay uninstall-relay bench-relay
+
+all: $(if $(HAVE_HIREDIS),$(RELAY) $(BUILD)/relay_bench)
+
+$(BUILD)/relay_bench: bench/relay/relay_bench.c $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# propagation delay, invalidations/s, gets with/without journal, staleness
+bench-relay: deps-bench
+	@$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) bench/relay/run.sh
+
+$(RELAY): $(wildcard tools/relay/*.c tools/relay/*.h) tools/units.c tools/units.h $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lhiredis $(LDLIBS)
+
+install: install-relay
+install-relay: all
+	if [ -x $(RELAY) ]; then install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 && \
+	  install -m 755 $(RELAY) $(DESTDIR)$(BINDIR)/ && \
+	  install -m 644 tools/shmcache-relay.1 $(DESTDIR)$(MANDIR)/man1/; fi
+
+uninstall: uninstall-relay
+uninstall-relay:
+	rm -f $(DESTDIR)$(BINDIR)/shmcache-relay $(DESTDIR)$(MANDIR)/man1/shmcache-relay.1

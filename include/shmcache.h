@@ -120,6 +120,12 @@ typedef struct shmc_config {
     uint32_t mode;          /* create: permission bits, default 0600;
                                attach: the widest mode accepted (default 0600,
                                or the mode given here) */
+    /* Invalidation journal (see "Invalidation journal" below); read only
+     * when creating. 0 = no journal (the default). Otherwise the bytes of
+     * the ring, rounded up to 4 KiB, at least SHMC_JOURNAL_MIN and enough
+     * for four records of max_key_len bytes, at most SHMC_JOURNAL_MAX. */
+    uint64_t journal_bytes;
+    uint32_t journal_flags; /* SHMC_JOURNAL_* flags; 0 = deletes only */
 } shmc_config_t;
 
 typedef struct shmc_item_info {
@@ -608,6 +614,136 @@ int shmc_near_disable(shmc_t *c);
  * are exact but may be a few operations apart. -EINVAL, -ENOTSUP (not
  * enabled). */
 int shmc_near_stats(shmc_t *c, shmc_near_stats_t *st);
+
+/* ---- Invalidation journal (across hosts, docs/RELAY.md) ----------------
+ *
+ * A segment created with cfg.journal_bytes > 0 keeps a bounded ring of the
+ * invalidations made in it: every shmc_delete, shmc_invalidate,
+ * shmc_invalidate_tag and shmc_clear appends one record (and, with
+ * SHMC_JOURNAL_WRITES, every store: set, add, replace, cas, incr, leased
+ * and tagged sets), whether or not the key was present. The record is
+ * appended before the change is made, so a call that returned is always in
+ * the journal. Gets never touch the journal. shmcache-relay reads it and
+ * carries the records to other hosts through a Redis Stream; it applies
+ * the other hosts' records with shmc_journal_apply, which does not journal
+ * them again. When the ring is full the oldest records are overwritten; a
+ * reader that falls behind learns it from the sequence numbers
+ * (-EOVERFLOW) and must assume it missed anything (the relay then makes the
+ * other hosts clear). Sequence numbers start at 1 and grow by one per
+ * record for the segment's life.
+ */
+#define SHMC_JOURNAL_MIN     (64u * 1024u)
+#define SHMC_JOURNAL_MAX     (1ull << 32)
+#define SHMC_JOURNAL_WRITES  0x1u /* flag: journal stores too (write-invalidate) */
+
+/* Kinds of records. */
+#define SHMC_JOURNAL_DELETE     1u /* data = key */
+#define SHMC_JOURNAL_INVALIDATE 2u /* data = key */
+#define SHMC_JOURNAL_TAG        3u /* data = tag name */
+#define SHMC_JOURNAL_CLEAR      4u /* no data */
+#define SHMC_JOURNAL_SET        5u /* data = key; a store (SHMC_JOURNAL_WRITES):
+                                      other hosts drop their copy */
+
+typedef struct shmc_journal_rec {
+    uint64_t    seq;      /* this record's number */
+    uint64_t    unix_ms;  /* wall clock when it was appended */
+    uint32_t    kind;     /* SHMC_JOURNAL_* kind */
+    uint32_t    origin;   /* 0: made by a local process */
+    const void *data;     /* key or tag bytes; valid during the callback only */
+    size_t      len;
+} shmc_journal_rec_t;
+
+typedef struct shmc_journal_info {
+    uint64_t bytes;       /* size of the ring */
+    uint32_t flags;       /* SHMC_JOURNAL_* flags given at creation */
+    uint32_t relay_running; /* 1 while a process holds shmc_relay_claim */
+    uint64_t head_seq;    /* number the next record will get */
+    uint64_t tail_seq;    /* oldest record still in the ring (== head_seq: empty) */
+    uint64_t used_bytes;  /* bytes the retained records occupy */
+    uint64_t recoveries;  /* appenders that died mid-append (records dropped) */
+    uint64_t dropped;     /* records not appended (journal lock unavailable);
+                             any increase means a reader must assume loss */
+} shmc_journal_info_t;
+
+/*
+ * Call fn for the records numbered from_seq on, in order, at most max of
+ * them (0 = no limit), until fn returns non-zero (that record counts as
+ * delivered) or the records appended so far run out. Lock-free: it never
+ * blocks or slows an appender; each record is copied out and validated
+ * before fn sees it, so fn only ever sees whole records.
+ * Returns the number of records delivered (0: none after from_seq yet).
+ * -EOVERFLOW: record from_seq was already overwritten (or dropped by a
+ * recovery): the reader fell behind and must assume it missed anything;
+ * records before the failure were delivered (the next call reports it).
+ * -EINVAL: NULL c or fn, from_seq 0 or beyond the next number.
+ * -ENOTSUP: the segment has no journal. -EBADMSG: corrupt ring.
+ * -ENOMEM. Thread-safe; fn may not call shmc_journal_read on c.
+ */
+int64_t shmc_journal_read(shmc_t *c, uint64_t from_seq, size_t max,
+                          int (*fn)(const shmc_journal_rec_t *rec, void *arg), void *arg);
+
+/*
+ * Sleep until record `seq` exists (the journal's head passed it) or
+ * timeout_ms elapsed, whichever is first; appenders wake the sleeper (a
+ * futex in the segment), so a reader needs no polling. 0 when the record
+ * exists (at once if it already did); -ETIMEDOUT; -EINVAL; -ENOTSUP.
+ * Thread-safe; a signal may end the wait early (then it returns what the
+ * head says at that moment).
+ */
+int shmc_journal_wait(shmc_t *c, uint64_t seq, uint64_t timeout_ms);
+
+/* Fill *info. Lock-free. 0; -EINVAL (NULL); -ENOTSUP (no journal). */
+int shmc_journal_info(shmc_t *c, shmc_journal_info_t *info);
+
+/*
+ * Apply a record that came from another host, without journalling it
+ * again: SHMC_JOURNAL_DELETE and SHMC_JOURNAL_SET delete the key,
+ * SHMC_JOURNAL_INVALIDATE invalidates it, SHMC_JOURNAL_TAG invalidates the
+ * tag, SHMC_JOURNAL_CLEAR clears the segment (data ignored). Idempotent:
+ * a key that is absent is not an error. Works on any writable handle,
+ * journal or not. Returns 0; -EINVAL (bad kind, NULL c, bad key or tag),
+ * -E2BIG, -EROFS, -EDEADLK as the call it performs. Thread-safe.
+ */
+int shmc_journal_apply(shmc_t *c, uint32_t kind, const void *data, size_t len);
+
+/* What shmcache-relay records in the segment about itself, for
+ * shmcache-tool relay-status. Times are wall-clock ms, 0 = never. */
+typedef struct shmc_relay_status {
+    uint64_t published_seq;     /* journal records up to this one are in the stream */
+    uint64_t published_unix_ms; /* when the last one was confirmed by Redis */
+    uint64_t applied_id_ms;     /* stream ID <ms>-<seq> of the last remote */
+    uint64_t applied_id_seq;    /*   record applied; 0-0 = none yet */
+    uint64_t applied_unix_ms;   /* when it was applied */
+    uint64_t applied_lag_ms;    /* its stream time to its application here */
+    uint64_t applied_total;     /* remote records applied since creation */
+    uint64_t published_total;   /* local records published since creation */
+    uint64_t clear_unix_ms;     /* last clear the relay made or asked for */
+    uint64_t clears;            /* how many */
+    uint64_t heartbeat_unix_ms; /* the relay's last sign of life */
+    uint32_t pid;               /* the relay's pid (0: none ever ran) */
+    uint32_t connected;         /* 1 while it has a Redis connection */
+    uint64_t unreachable_ms;    /* how long Redis has been unreachable (0: reachable) */
+    uint64_t dropped_seen;      /* shmc_journal_info's `dropped` already handled */
+    char     origin[64];        /* the relay's origin id (NUL-terminated) */
+    char     clear_reason[128]; /* why it cleared last (NUL-terminated) */
+} shmc_relay_status_t;
+
+/* Read the relay status block (a consistent copy). Lock-free.
+ * 0; -EINVAL; -ENOTSUP (no journal); -EBUSY (kept changing). */
+int shmc_relay_status_get(shmc_t *c, shmc_relay_status_t *st);
+
+/* Write the relay status block. Only the relay writes it: c must hold
+ * shmc_relay_claim. Readers retry around the write. 0; -EINVAL; -ENOTSUP;
+ * -EROFS; -EPERM (c does not hold the claim). */
+int shmc_relay_status_set(shmc_t *c, const shmc_relay_status_t *st);
+
+/*
+ * Become the one relay of this segment: takes an open-file-description
+ * lock that the kernel drops when c is closed or the process dies, so a
+ * crashed relay never blocks its successor. 0; -EBUSY: another handle
+ * (in any process) holds it; -ENOTSUP (no journal); -EROFS; -EINVAL.
+ */
+int shmc_relay_claim(shmc_t *c);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,7 @@ pkgs="gcc make pkg-config liburcu-dev libcmocka-dev"
 # its peers in bench/php_bench.sh and make php-chaos.
 php_pkgs="php8.2-dev php8.2-cli php8.2-fpm php-apcu php-igbinary libfcgi-bin php-redis php-memcached"
 case "$what" in
-  test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev"
+  test)   pkgs="$pkgs python3 tmux python3-dev python3-django libmemcached-dev libhiredis-dev redis-server"
           pkgs="$pkgs python3-venv python3-setuptools python3-wheel gunicorn wrk $php_pkgs" ;;
   bench)  pkgs="$pkgs memcached redis-server libmemcached-dev libhiredis-dev gnuplot-nox" ;;
   python) pkgs="$pkgs python3-dev python3-django python3-venv python3-setuptools python3-wheel" ;;

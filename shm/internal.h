@@ -61,6 +61,11 @@ struct shmc {
     uint32_t nparked;
     struct shm_proc local;        /* counters when no row can be owned */
     void    *near;                /* per-process near cache (near.c), or NULL */
+    /* Invalidation journal (journal.c): NULL when the segment has none. */
+    struct shm_journal *journal;
+    uint64_t journal_bytes;
+    uint32_t journal_flags;
+    _Atomic bool relay_claimed;   /* this handle holds shmc_relay_claim */
 };
 
 /* ---- hash.c */
@@ -93,6 +98,7 @@ uint32_t shm_mapping_hugepages(const shmc_t *c); /* 1: mapped with huge pages */
 
 /* ---- lock.c */
 int  shm_lock(shmc_t *c, uint32_t stripe);
+int  shm_mutex_lock_bounded(pthread_mutex_t *m);
 void shm_unlock(shmc_t *c, uint32_t stripe);
 void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe);
 /* A change to a stripe's state, bracketed: the dirty word is set for its

@@ -14,6 +14,7 @@
  *   tags_off          a64[tag_slots]      last invalidation of each tag
  *   index_off         bucket[buckets]     one line: 9 slots (tag, offset), seqlock
  *   arena_off         item memory, one contiguous log per stripe
+ *   journal_off       invalidation journal, when created with one (journal.h)
  *
  * All fields of shared structs are C11 atomics: processes read them without
  * locks, so every access is an atomic access (relaxed unless a comment says
@@ -90,10 +91,15 @@ struct shm_header {
     uint64_t created_mono_ms;     /* 136 */
     uint64_t tags_off;            /* 144 tag table */
     uint32_t tag_slots;           /* 152 power of two */
-    uint32_t pad1;                /* 156 */
-    uint64_t capacity;            /* 160 distinct keys promised (index holds more slots) */
-    uint64_t header_check;        /* 168 hash of bytes [0, 168), ready as 0 */
-    uint8_t  pad0[SHMC_CACHELINE * 3 - 176];
+    /* -- journal (issue 12): geometry of the invalidation journal, placed
+     *    after the arena; its own structs are in journal.h */
+    uint32_t journal_flags;       /* 156 SHMC_JOURNAL_* flags */
+    uint64_t journal_off;         /* 160 0 = no journal */
+    uint64_t journal_bytes;       /* 168 bytes of the ring */
+    /* -- end journal */
+    uint64_t capacity;            /* 176 distinct keys promised (index holds more slots) */
+    uint64_t header_check;        /* 184 hash of bytes [0, 184), ready as 0 */
+    /* 192: the fixed part fills three lines exactly */
     /* Mutable part, one line each so writers do not slow readers. */
     alignas(SHMC_CACHELINE) a64 generation;   /* bumped by shmc_clear */
     alignas(SHMC_CACHELINE) struct {

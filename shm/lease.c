@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "journal.h" /* journal */
 
 /* Put a lease on a slot holding a dead value (invalidated, expired or
  * tag-invalidated): the value is marked stale for good, so that the
@@ -217,6 +218,7 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
     int r = shm_lock_key_op(c, key, klen, &kl, &gen);
     if (r)
         return r;
+    shm_journal_append(c, SHMC_JOURNAL_INVALIDATE, key, klen); /* journal: before the change */
     struct shm_stripe *st = &c->stripes[kl.stripe];
     int64_t idx = shm_find_locked(c, &kl, key, klen);
     r = -ENOENT;

@@ -68,7 +68,13 @@ static int lock_result(shmc_t *c, uint32_t stripe, int r)
 
 int shm_lock(shmc_t *c, uint32_t stripe)
 {
-    pthread_mutex_t *m = &c->stripes[stripe].lock;
+    return lock_result(c, stripe, shm_mutex_lock_bounded(&c->stripes[stripe].lock));
+}
+
+/* Lock m, waiting at most SHMC_LOCK_TIMEOUT_MS; pthread's result (0,
+ * EOWNERDEAD, ETIMEDOUT, ...). Shared with the journal's lock (journal.c). */
+int shm_mutex_lock_bounded(pthread_mutex_t *m)
+{
     int r = pthread_mutex_trylock(m);
     if (r == EBUSY) {
 #if defined(__SANITIZE_THREAD__)
@@ -94,7 +100,7 @@ int shm_lock(shmc_t *c, uint32_t stripe)
         r = pthread_mutex_clocklock(m, clk, &ts);
 #endif
     }
-    return lock_result(c, stripe, r);
+    return r;
 }
 
 void shm_unlock(shmc_t *c, uint32_t stripe)

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "state.h"
+#include "journal.h" /* journal */
 
 int shmc_clear(shmc_t *c)
 {
@@ -19,6 +20,7 @@ int shmc_clear(shmc_t *c)
         return -EINVAL;
     if (!shm_writable(c))
         return -EROFS;
+    shm_journal_append(c, SHMC_JOURNAL_CLEAR, NULL, 0); /* journal: before the change */
     /* seq_cst: readers that start after this returns load the new value
      * (their acquire load in shm_gen); pairs with it. */
     atomic_fetch_add(&c->hdr->generation, 1);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "journal.h" /* journal */
 
 #define SHM_DIR "/dev/shm/"
 #define TMP_PREFIX ".shmc-init-"
@@ -81,6 +82,7 @@ uint64_t shm_fingerprint(void)
         SHMC_CACHELINE, sizeof(struct shm_header), sizeof(struct shm_stripe),
         sizeof(struct shm_proc), sizeof(struct shm_bucket),
         sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, SHMC_HASH_VERSION, 0x0102030405060708ull,
+        sizeof(struct shm_journal), sizeof(struct shm_jrec), /* journal */
     };
     return shm_hash(parts, sizeof(parts), 0x5348434d46505231ull);
 }
@@ -99,6 +101,8 @@ struct geometry {
     uint64_t capacity, buckets, memory, stripe_bytes;
     uint32_t stripes, max_key, max_val, mode;
     uint64_t stripes_off, procs_off, tags_off, index_off, arena_off, size;
+    uint64_t journal_bytes, journal_off; /* journal: 0 = none */
+    uint32_t journal_flags;
 };
 
 static uint64_t next_pow2(uint64_t v)
@@ -128,6 +132,9 @@ static void place(struct geometry *g)
     g->index_off = shm_align_up(g->tags_off + (uint64_t)SHMC_TAG_SLOTS * sizeof(a64), 4096);
     g->arena_off = shm_align_up(g->index_off + g->buckets * sizeof(struct shm_bucket), 4096);
     g->size = shm_align_up(g->arena_off + g->memory, 4096);
+    /* journal: after every other region, so the others do not move */
+    g->journal_off = g->journal_bytes ? g->size : 0;
+    g->size += shm_align_up(shm_journal_region(g->journal_bytes), 4096);
 }
 
 static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
@@ -187,6 +194,13 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
     if (g->stripe_bytes < max_item)
         return -EINVAL;
     g->memory = g->stripe_bytes * s;
+    /* journal */
+    if (cfg->journal_flags & ~SHMC_JOURNAL_WRITES || (cfg->journal_flags && !cfg->journal_bytes))
+        return -EINVAL;
+    g->journal_bytes = cfg->journal_bytes ? shm_journal_size(cfg->journal_bytes, g->max_key) : 0;
+    if (cfg->journal_bytes && !g->journal_bytes)
+        return -EINVAL;
+    g->journal_flags = cfg->journal_flags;
     place(g);
     return 0;
 }
@@ -219,10 +233,17 @@ static int geometry_from_header(const struct shm_header *h, uint64_t st_size, st
     g->max_key = h->max_key_len;
     g->max_val = h->max_value_len;
     g->mode = h->mode;
+    /* journal: its size must be one creation could have chosen */
+    if ((h->journal_flags & ~SHMC_JOURNAL_WRITES) ||
+        (h->journal_bytes && shm_journal_size(h->journal_bytes, h->max_key_len) != h->journal_bytes))
+        return -EBADMSG;
+    g->journal_bytes = h->journal_bytes;
+    g->journal_flags = h->journal_flags;
     place(g);
     /* Offsets are recomputed, never taken on trust. */
     if (g->stripes_off != h->stripes_off || g->procs_off != h->procs_off || g->tags_off != h->tags_off ||
         g->index_off != h->index_off || g->arena_off != h->arena_off ||
+        g->journal_off != h->journal_off ||
         g->size != h->segment_size || g->size != st_size)
         return -EBADMSG;
     return 0;
@@ -266,6 +287,10 @@ static void handle_from_geometry(shmc_t *c, const struct geometry *g)
     c->max_val = g->max_val;
     c->proc_slots = SHMC_PROC_SLOTS;
     c->size = g->size;
+    /* journal */
+    c->journal = g->journal_off ? (struct shm_journal *)(void *)(c->base + g->journal_off) : NULL;
+    c->journal_bytes = g->journal_bytes;
+    c->journal_flags = g->journal_flags;
 }
 
 static int init_mutex(pthread_mutex_t *m)
@@ -376,6 +401,9 @@ static int build(uint8_t *base, const struct geometry *g)
     h->tag_slots = SHMC_TAG_SLOTS;
     h->index_off = g->index_off;
     h->arena_off = g->arena_off;
+    h->journal_off = g->journal_off; /* journal */
+    h->journal_bytes = g->journal_bytes;
+    h->journal_flags = g->journal_flags;
     h->hash_seed = random_seed();
     h->created_unix_ms = shm_wall_ms();
     h->created_mono_ms = shm_now_ms();
@@ -393,6 +421,12 @@ static int build(uint8_t *base, const struct geometry *g)
     struct shm_proc *rows = (struct shm_proc *)(void *)(base + g->procs_off);
     for (uint32_t i = 0; i < SHMC_PROC_SLOTS; i++)
         ST(&rows[i].cas_next, 1);
+    if (g->journal_off) { /* journal */
+        struct shm_journal *j = (struct shm_journal *)(void *)(base + g->journal_off);
+        int r = init_mutex(&j->lock);
+        if (r || (r = shm_journal_build(j)))
+            return r;
+    }
     /* Release: publishes everything above to any process that sees READY. */
     atomic_store_explicit(&h->ready, SHMC_READY, memory_order_release);
     return 0;

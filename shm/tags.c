@@ -19,6 +19,7 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "journal.h" /* journal */
 #include "testhook.h"
 
 int shm_tag_indexes(const shmc_t *c, const char *const *tags, size_t ntags, uint32_t *idx)
@@ -117,6 +118,7 @@ int shmc_invalidate_tag(shmc_t *c, const char *tag)
         return r;
     if (!shm_writable(c))
         return -EROFS;
+    shm_journal_append(c, SHMC_JOURNAL_TAG, tag, strlen(tag)); /* journal: before the change */
     uint64_t n = atomic_fetch_add(&c->hdr->tag_seq, 1) + 1;
     SHMC_HOOK(SHMC_HOOK_TAG_GAP, 0);
     /* Raise the word to n (never lower it: a slower concurrent

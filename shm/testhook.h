@@ -14,7 +14,8 @@ enum shmc_hook_point {
     SHMC_HOOK_LOCKED = 1,    /* stripe lock held, nothing changed yet */
     SHMC_HOOK_SLOT_ODD = 2,  /* set: slot version odd, item half written */
     SHMC_HOOK_CLEAR_SLOT = 3, /* delete: slot version odd */
-    SHMC_HOOK_TAG_GAP = 4     /* invalidate_tag: numbered, word not yet raised */
+    SHMC_HOOK_TAG_GAP = 4,    /* invalidate_tag: numbered, word not yet raised */
+    SHMC_HOOK_JOURNAL = 5     /* journal lock held, record half written */
 };
 
 /* Called with the point and the stripe index. Not for production use. */

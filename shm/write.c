@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "journal.h" /* journal */
 #include "testhook.h"
 
 enum store_op { OP_SET, OP_ADD, OP_REPLACE, OP_CAS };
@@ -114,6 +115,7 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
                       const struct store_extra *x)
 {
     struct shm_stripe *st = &c->stripes[kl->stripe];
+    shm_journal_store_locked(c, key, klen, x && (x->state & SLOT_NOVALUE)); /* journal */
     uint32_t was = shm_change_begin_locked(st);
     uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
     int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
@@ -377,6 +379,7 @@ int shmc_delete(shmc_t *c, const void *key, size_t klen)
     int r = shm_lock_key_op(c, key, klen, &kl, &gen);
     if (r)
         return r;
+    shm_journal_append(c, SHMC_JOURNAL_DELETE, key, klen); /* journal: before the change */
     struct shm_stripe *st = &c->stripes[kl.stripe];
     int64_t idx = shm_find_locked(c, &kl, key, klen);
     if (idx >= 0) {

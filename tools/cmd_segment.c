@@ -90,6 +90,8 @@ int cmd_create(tool_args_t *a)
             return tool_usage_err(a, "--capacity too large");
         cfg.memory = cfg.capacity * 256;
     }
+    if ((a->seen & OPT_JWRITES) && !(a->seen & OPT_JOURNAL))
+        return tool_usage_err(a, "--journal-writes needs --journal");
     int rc = shmc_open(name, SHMC_CREATE | SHMC_EXCL, &cfg, &c);
     if (rc == -EINVAL) {
         if (cfg.memory < cfg.max_value_len)

@@ -19,13 +19,21 @@
 
 static const tool_cmd_t commands[] = {
     { "create", cmd_create,
-      OPT_CAPACITY | OPT_MEMORY | OPT_MAXKEY | OPT_MAXVALUE | OPT_STRIPES | OPT_MODE,
+      OPT_CAPACITY | OPT_MEMORY | OPT_MAXKEY | OPT_MAXVALUE | OPT_STRIPES | OPT_MODE |
+      OPT_JOURNAL | OPT_JWRITES,
       1, 1, "create NAME [--capacity N] [--memory SIZE] [--max-key N] "
-            "[--max-value SIZE] [--stripes N] [--mode MODE]",
+            "[--max-value SIZE] [--stripes N] [--mode MODE] [--journal[=SIZE]] "
+            "[--journal-writes]",
       "Create a new segment (fails when NAME exists). Defaults: capacity\n"
       "65536 entries, memory capacity*256 bytes, max-key 250, max-value 1M,\n"
       "stripes chosen by the library, mode 0600. With --json, prints the\n"
-      "new segment's geometry.\n" },
+      "new segment's geometry. --journal keeps an invalidation journal (1M\n"
+      "ring unless SIZE is given) for shmcache-relay; --journal-writes also\n"
+      "journals every store, so a set on one host drops the key on others.\n" },
+    { "relay-status", cmd_relay_status, 0, 1, 1, "relay-status NAME [--json]",
+      "The invalidation journal and its shmcache-relay: journal head, last\n"
+      "record published, last remote record applied, lag in records and ms,\n"
+      "time and reason of the last clear.\n" },
     { "destroy", cmd_destroy, OPT_YES, 1, 1, "destroy NAME [--yes]",
       "Unlink the segment. Attached processes keep their mapping until they\n"
       "detach. Asks for confirmation on a terminal unless --yes; refuses when\n"
@@ -139,6 +147,8 @@ static const optdef_t optdefs[] = {
     { "all", 'a', OPT_ALL, 0, "also stale entries and lease placeholders" },
     { "stale", 0, OPT_STALE, 0, "also serve an invalidated or expired value" },
     { "tag", 0, OPT_TAG, 1, "store under this tag (repeatable, at most 4)" },
+    { "journal", 0, OPT_JOURNAL, 2, "keep an invalidation journal (=SIZE: its ring, default 1M)" },
+    { "journal-writes", 0, OPT_JWRITES, 0, "journal stores too (write-invalidate)" },
 };
 
 #define NOPTDEFS (sizeof optdefs / sizeof optdefs[0])
@@ -174,10 +184,10 @@ static void print_cmd_help(const tool_cmd_t *c)
         char left[48];
         if (o->shrt)
             snprintf(left, sizeof left, "-%c, --%s%s", o->shrt, o->lng,
-                     o->has_arg ? " ARG" : "");
+                     o->has_arg == 2 ? "[=ARG]" : o->has_arg ? " ARG" : "");
         else
             snprintf(left, sizeof left, "    --%s%s", o->lng,
-                     o->has_arg ? " ARG" : "");
+                     o->has_arg == 2 ? "[=ARG]" : o->has_arg ? " ARG" : "");
         printf("  %-22s %s\n", left, o->help);
     }
     printf("  %-22s %s\n", "-h, --help", "this help");
@@ -259,6 +269,15 @@ static int set_option(tool_args_t *a, const optdef_t *o, const char *v)
     case OPT_LIMIT:
         if (units_parse_u64(v, &a->limit) != 0)
             return tool_usage_err(a, "bad --limit '%s'", v);
+        return EXIT_OK;
+    case OPT_JOURNAL:
+        a->cfg.journal_bytes = 1u << 20;
+        if (v && (units_parse_size(v, &a->cfg.journal_bytes) != 0 ||
+                  a->cfg.journal_bytes < SHMC_JOURNAL_MIN || a->cfg.journal_bytes > SHMC_JOURNAL_MAX))
+            return tool_usage_err(a, "bad size '%s' for --journal (64K .. 4G)", v);
+        return EXIT_OK;
+    case OPT_JWRITES:
+        a->cfg.journal_flags |= SHMC_JOURNAL_WRITES;
         return EXIT_OK;
     case OPT_COUNT:
         if (units_parse_u64(v, &a->count) != 0 || a->count == 0)
@@ -358,7 +377,7 @@ static int parse_args(tool_args_t *a, int argc, char **argv, unsigned allowed,
         }
         if (!(allowed & o->bit))
             return tool_usage_err(a, "option '--%s' does not apply here", o->lng);
-        if (o->has_arg && val == NULL) {
+        if (o->has_arg == 1 && val == NULL) { /* 2: a value only with '=' */
             if (i + 1 >= argc)
                 return tool_usage_err(a, "option '--%s' needs a value", o->lng);
             val = argv[++i];

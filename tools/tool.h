@@ -44,7 +44,9 @@ enum {
     OPT_NOOVERWRITE = 1u << 16,
     OPT_ALL       = 1u << 17,
     OPT_STALE     = 1u << 18,
-    OPT_TAG       = 1u << 19
+    OPT_TAG       = 1u << 19,
+    OPT_JOURNAL   = 1u << 20, /* create --journal[=SIZE] (issue 12) */
+    OPT_JWRITES   = 1u << 21  /* create --journal-writes */
 };
 
 /* The parsed command line of one command. */
@@ -129,6 +131,9 @@ int cmd_restore(tool_args_t *a);
 
 /* cmd_watch.c */
 int cmd_watch(tool_args_t *a);
+
+/* cmd_relay.c */
+int cmd_relay_status(tool_args_t *a);
 
 /* stats_fields.c: every field of shmc_stats_t by name, in header order. */
 typedef struct stat_field {

@@ -57,10 +57,11 @@ class Cache(_shmcache.Cache):
 
     ``Cache(name, create=True, capacity=None, memory=None, max_key_len=None,
     max_value_len=None, stripes=None, mode=None, exclusive=False,
-    readonly=False, any_owner=False)``.  The geometry arguments are used
-    only when this call creates the segment; ``None`` means the library's
-    default (65536 entries, capacity*256 bytes, 250-byte keys, 1 MiB values,
-    mode 0600).  The handle is thread-safe and may be used in a child after
+    readonly=False, any_owner=False, journal=None)``.  The geometry
+    arguments are used only when this call creates the segment; ``None``
+    means the library's default (65536 entries, capacity*256 bytes, 250-byte
+    keys, 1 MiB values, mode 0600).  ``journal=True`` (or a size in bytes)
+    gives the new segment an invalidation journal for shmcache-relay.  The handle is thread-safe and may be used in a child after
     ``os.fork()``.
     """
 

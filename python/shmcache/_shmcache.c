@@ -347,13 +347,13 @@ static int Cache_init(CacheObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"name",   "create", "capacity",  "memory",   "max_key_len",
                              "max_value_len", "stripes", "mode", "exclusive", "readonly",
-                             "any_owner", NULL};
+                             "any_owner", "journal", NULL};
     PyObject *name, *capacity = NULL, *memory = NULL, *mkl = NULL, *mvl = NULL,
-             *stripes = NULL, *mode = NULL;
+             *stripes = NULL, *mode = NULL, *journal = NULL;
     int create = 1, excl = 0, rdonly = 0, any_owner = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|pOOOOOOppp:Cache", kwlist, &name, &create,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|pOOOOOOpppO:Cache", kwlist, &name, &create,
                                      &capacity, &memory, &mkl, &mvl, &stripes, &mode, &excl,
-                                     &rdonly, &any_owner))
+                                     &rdonly, &any_owner, &journal))
         return -1;
     if (s->c) {
         PyErr_SetString(PyExc_RuntimeError, "Cache already initialised");
@@ -394,6 +394,15 @@ static int Cache_init(CacheObject *s, PyObject *args, PyObject *kw)
         if (get_u32(mode, &u32, "mode") < 0)
             return -1;
         cfg.mode = u32;
+    }
+    /* journal (issue 12): True = a 1 MiB invalidation journal for
+     * shmcache-relay, an int = its size in bytes; used only when creating. */
+    if (journal && PyBool_Check(journal)) {
+        cfg.journal_bytes = journal == Py_True ? 1u << 20 : 0;
+    } else if (journal && journal != Py_None) {
+        if (get_u64(journal, &u64, "journal") < 0)
+            return -1;
+        cfg.journal_bytes = u64;
     }
     const char *cname = PyUnicode_AsUTF8(name);
     if (!cname)
@@ -1575,7 +1584,7 @@ static PyTypeObject CacheType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "Cache(name, create=True, capacity=None, memory=None, max_key_len=None, "
               "max_value_len=None, stripes=None, mode=None, exclusive=False, readonly=False, "
-              "any_owner=False): a handle on a shmcache segment",
+              "any_owner=False, journal=None): a handle on a shmcache segment",
     .tp_methods = Cache_methods,
     .tp_getset = Cache_getset,
     .tp_as_sequence = &Cache_as_sequence,

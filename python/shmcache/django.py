@@ -24,7 +24,10 @@ Other OPTIONS: MAX_KEY_LEN, STRIPES, MODE (geometry, used only by the process
 that creates the segment), LEASE_TIMEOUT (seconds a get_or_set computation
 may take before another worker takes over, default 30), WAIT_TIMEOUT
 (seconds get_or_set waits for another worker's computation, default
-LEASE_TIMEOUT), PICKLE_PROTOCOL (default pickle.HIGHEST_PROTOCOL).
+LEASE_TIMEOUT), PICKLE_PROTOCOL (default pickle.HIGHEST_PROTOCOL), JOURNAL
+(True or a size in bytes: the creating process gives the segment an
+invalidation journal, so that shmcache-relay carries every cache.delete()
+to the other hosts; docs/RELAY.md).
 MAX_ENTRIES and CULL_FREQUENCY are ignored: the segment's size is fixed and
 it evicts the coldest entries itself.
 """
@@ -88,6 +91,9 @@ def _open(name, options):
         if c is None or c.closed:
             geometry = {g: _option(options, g) for g in _GEOMETRY}
             geometry = {k: int(v) for k, v in geometry.items() if v is not None}
+            journal = _option(options, "journal")  # True, or the journal's bytes
+            if journal:
+                geometry["journal"] = journal
             c = shmcache.Cache(name, create=True, **geometry)
             _handles[name] = c
         return c

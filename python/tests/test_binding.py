@@ -216,6 +216,22 @@ class BasicTests(CacheTestCase):
         self.assertTrue(shmcache.unlink(name))
         self.assertFalse(shmcache.unlink(name))
 
+    def test_journal_option_adds_an_invalidation_journal(self):
+        sizes = {}
+        for journal in (None, True, 4 << 20):
+            name = segment_name("j")
+            with shmcache.Cache(name, capacity=64, max_value_len=1024, journal=journal) as c:
+                c.set("k", b"v")
+                c.delete("k")
+                sizes[journal] = os.stat("/dev/shm/" + name).st_size
+            shmcache.unlink(name)
+        self.assertGreaterEqual(sizes[True] - sizes[None], 1 << 20)
+        self.assertGreaterEqual(sizes[4 << 20] - sizes[None], 4 << 20)
+        with self.assertRaises(shmcache.InvalidArgument):
+            shmcache.Cache(segment_name("j"), journal=1000)  # below the minimum
+        with self.assertRaises(TypeError):
+            shmcache.Cache(segment_name("j"), journal="big")
+
 
 class ErrorTests(CacheTestCase):
     def test_error_carries_code_and_text(self):

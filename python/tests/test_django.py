@@ -729,3 +729,24 @@ class MultiProcessTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class JournalOptionTests(unittest.TestCase):
+    """OPTIONS JOURNAL (docs/RELAY.md): the creating process gives the
+    segment an invalidation journal for shmcache-relay."""
+
+    def _size(self, **options):
+        name = segment_name("djj")
+        geometry = {"CAPACITY": 64, "MEMORY": 1 << 20, "MAX_VALUE_LEN": 4096}
+        try:
+            c = ShmCache(name, {"OPTIONS": dict(geometry, **options)})
+            c.set("k", 1)
+            c.delete("k")
+            return os.stat("/dev/shm/" + name).st_size
+        finally:
+            shmcache.unlink(name)
+
+    def test_journal_option_adds_a_journal(self):
+        plain = self._size()
+        self.assertGreaterEqual(self._size(JOURNAL=True) - plain, 1 << 20)
+        self.assertGreaterEqual(self._size(journal=2 << 20) - plain, 2 << 20)

@@ -9,8 +9,8 @@
  *
  *   | flags u8 | region u8 | offset u16 | len u8 | bytes[len] | region ...
  *
- * where region picks the header, stripes, process table, tag table, index
- * or item memory and the offset is taken modulo that region's size. With
+ * where region picks the header, stripes, process table, tag table, index,
+ * item memory or the invalidation journal and the offset is taken modulo that region's size. With
  * flag 0x01 the header checksum is recomputed after patching, so the
  * geometry checks behind it are reached too. The patched segment is then
  * attached, and stats, info, procs, iterate, check, gets, get_stale, peek
@@ -89,8 +89,9 @@ int __wrap_munmap(void *addr, size_t len)
 static char g_name[64];
 static uint8_t *g_pristine, *g_map;
 static size_t g_size;
-static struct { uint64_t off, len; } g_region[6];
-static uint64_t g_stripes_off, g_nstripes, g_index_off, g_nslots;
+#define NREGIONS 7 /* header, stripes, procs, tags, index, arena, journal */
+static struct { uint64_t off, len; } g_region[NREGIONS];
+static uint64_t g_stripes_off, g_nstripes, g_index_off, g_nslots, g_journal_off;
 
 #define NKEYS 24
 
@@ -111,6 +112,7 @@ static void build_image(void)
     cfg.memory = 16384;
     cfg.max_key_len = 32;
     cfg.max_value_len = 256;
+    cfg.journal_bytes = SHMC_JOURNAL_MIN; /* the journal is fuzzed too */
     shmc_t *c;
     if (shmc_open(g_name, SHMC_CREATE | SHMC_EXCL, &cfg, &c)) {
         fprintf(stderr, "fuzz_segment: cannot create %s\n", g_name);
@@ -160,8 +162,10 @@ static void build_image(void)
     g_stripes_off = h->stripes_off;
     g_index_off = h->index_off;
     g_nslots = h->buckets * SHMC_SLOTS_PER_BUCKET;
-    uint64_t offs[7] = {0, h->stripes_off, h->procs_off, h->tags_off, h->index_off, h->arena_off, g_size};
-    for (int i = 0; i < 6; i++) {
+    g_journal_off = h->journal_off;
+    uint64_t offs[8] = {0, h->stripes_off, h->procs_off, h->tags_off, h->index_off, h->arena_off,
+                        h->journal_off, g_size};
+    for (int i = 0; i < NREGIONS; i++) {
         g_region[i].off = offs[i];
         g_region[i].len = offs[i + 1] - offs[i];
     }
@@ -178,6 +182,9 @@ static int g_skip_log = -1, g_skip_wrap;
  * SHMC_FUZZ_SKIP=log, in the item-log words). */
 static int protected_byte(uint64_t off)
 {
+    /* the journal's mutex, as the stripes' (its lock word is fuzzed) */
+    if (off >= g_journal_off + sizeof(int) && off < g_journal_off + sizeof(pthread_mutex_t))
+        return 1;
     if (off < g_stripes_off || off >= g_stripes_off + g_nstripes * sizeof(struct shm_stripe))
         return 0;
     uint64_t in = (off - g_stripes_off) % sizeof(struct shm_stripe);
@@ -224,6 +231,15 @@ static void problem_fn(const char *problem, void *arg)
     g_sink += strlen(problem);
 }
 
+static int journal_fn(const shmc_journal_rec_t *r, void *arg)
+{
+    (void)arg;
+    const uint8_t *d = r->data;
+    for (size_t i = 0; i < r->len; i++)
+        g_sink += d[i];
+    return 0;
+}
+
 static void exercise(shmc_t *c, uint8_t flags)
 {
     shmc_stats_t st;
@@ -242,6 +258,14 @@ static void exercise(shmc_t *c, uint8_t flags)
         shmc_get_stale(c, key, strlen(key), buf, sizeof(buf), &vlen, &ii);
     }
     shmc_peek(c, "ctr", 3, &vlen, &ii);
+    shmc_journal_info_t ji;
+    shmc_relay_status_t rs;
+    shmc_relay_status_get(c, &rs);
+    if (shmc_journal_info(c, &ji) == 0) {
+        shmc_journal_read(c, 1, 0, journal_fn, NULL);
+        shmc_journal_read(c, ji.tail_seq, 0, journal_fn, NULL);
+        shmc_journal_read(c, ji.tail_seq + 1, 3, journal_fn, NULL);
+    }
     if (flags & 0x02)
         return; /* read-only pass */
     const char *tags[2] = {"tag:a", "tag:c"};
@@ -291,7 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t flags = data[0];
     size_t i = 1;
     while (i + 4 <= size) {
-        unsigned region = data[i] % 6;
+        unsigned region = data[i] % NREGIONS;
         uint64_t off = ((uint64_t)data[i + 1] | (uint64_t)data[i + 2] << 8);
         size_t len = data[i + 3];
         i += 4;
