@@ -346,8 +346,21 @@ static bool row_alive(shmc_t *c, int32_t i)
     return row_held(c, i) != 0;
 }
 
+/* A fork child that has not touched the segment yet still uses its
+ * parent's file description, through which the parent's row locks look
+ * like its own: liveness checks would call the parent dead and fold its
+ * rows. Get a description of our own first (as the first get would). */
+static void own_description(shmc_t *c)
+{
+    if (shm_writable(c) && c->mu && c->fork_gen != atomic_load(&g_fork_gen)) {
+        bool shared;
+        (void)shm_row_slow(c, &shared);
+    }
+}
+
 uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum)
 {
+    own_description(c);
     memset(sum, 0, sizeof(*sum));
     struct shm_proc tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -382,6 +395,7 @@ int shmc_procs(shmc_t *c, int (*fn)(const shmc_proc_info_t *p, void *arg), void 
 {
     if (!c || !fn)
         return -EINVAL;
+    own_description(c);
     uint32_t n = c->proc_slots;
     shmc_proc_info_t *pi = calloc(n, sizeof(*pi));
     int32_t *dead = calloc(n, sizeof(int32_t));

@@ -766,6 +766,40 @@ static void an_inherited_handle_works_in_a_grandchild(void **state)
     assert_int_equal(shmc_get(f->c, KS("grandchild"), buf, sizeof buf, &vlen, NULL), 0);
 }
 
+/* The child's first call on its inherited handle is shmc_stats: it must
+ * count the parent as attached (found by PHP-FPM workers: through the
+ * parent's file description, the parent's row locks looked like the
+ * child's own, the parent was taken for dead and its rows were folded). */
+static int stats_first_in_child(void *arg)
+{
+    struct child *ch = arg;
+    shmc_stats_t st;
+    if (shmc_stats(ch->f->c, &st) != 0)
+        return 2;
+    if (st.attached_processes < 2)
+        return 3;
+    if (st.get_hits < 1)
+        return 4; /* the parent's hit must still be counted, not lost */
+    return 0;
+}
+
+static void stats_in_a_fresh_fork_child_count_the_parent_as_alive(void **state)
+{
+    tu_fixture_t *f = *state;
+    assert_int_equal(shmc_set(f->c, KS("k"), "v", 1, 0, 0), 0);
+    char buf[8];
+    size_t vlen;
+    assert_int_equal(shmc_get(f->c, KS("k"), buf, sizeof buf, &vlen, NULL), 0);
+    struct child ch = {.f = f, .kind = INHERITED};
+    pid_t pid = tu_fork(stats_first_in_child, &ch);
+    assert_true(pid > 0);
+    assert_int_equal(tu_wait(pid), 0);
+    shmc_stats_t st;
+    assert_int_equal(shmc_stats(f->c, &st), 0);
+    assert_int_equal(st.attached_processes, 1);
+    assert_true(st.get_hits >= 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int main(void)
@@ -781,6 +815,7 @@ int main(void)
         T(other_processes_show_in_procs_and_their_gets_in_stats),
         T(a_child_closing_its_inherited_handle_leaves_the_parents_working),
         T(an_inherited_handle_works_in_a_grandchild),
+        T(stats_in_a_fresh_fork_child_count_the_parent_as_alive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
