@@ -61,6 +61,11 @@ struct shmc {
     uint32_t nparked;
     struct shm_proc local;        /* counters when no row can be owned */
     void    *near;                /* per-process near cache (near.c), or NULL */
+
+    /* What this process learnt about each stripe's lock (lock.c). */
+    struct shm_lockstate *lockst;
+    _Atomic uint32_t census_running;
+    _Atomic uint32_t lock_timeouts;   /* full bounded waits that timed out */
 };
 
 /* ---- hash.c */
@@ -93,6 +98,18 @@ uint64_t shm_fingerprint(void);
 int  shm_lock(shmc_t *c, uint32_t stripe);
 void shm_unlock(shmc_t *c, uint32_t stripe);
 void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe);
+int  shm_lock_init(pthread_mutex_t *m);
+int  shm_locks_init(shmc_t *c);
+void shm_locks_free(shmc_t *c);
+bool shm_stripe_suspect(const shmc_t *c, uint32_t s);
+uint32_t shm_locks_find_bad(shmc_t *c, uint8_t *bad);
+int  shm_lock_reinit(shmc_t *c, uint32_t s);
+uint32_t shm_pidns(void);
+
+/* ---- error.c: the detail behind shmc_open_error() */
+void shm_open_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shm_open_error_clear(void);
+const char *shm_fmt_size(uint64_t v, char *buf, size_t cap);
 
 /* ---- procs.c */
 int  shm_procs_attach(shmc_t *c);
@@ -121,6 +138,8 @@ static inline struct shm_proc *shm_row(shmc_t *c, bool *shared)
     return shm_row_slow(c, shared);
 }
 uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum);
+/* Whether every live row records pid namespace ns (lock.c's owner check). */
+bool shm_procs_all_in_pidns(shmc_t *c, uint32_t ns);
 
 /* ---- index.c: slots */
 static inline struct shm_slot *shm_slot_at(const shmc_t *c, uint64_t idx)

@@ -134,7 +134,7 @@ struct shm_proc {
     a32 state;          /* ROW_FREE or ROW_LIVE */
     a32 pid;
     a32 primary;        /* 1 for the row a handle claims at open */
-    a32 pad;
+    a32 pidns;          /* inode of its /proc/self/ns/pid; 0 unknown */
     a64 cmd_get, get_hits, get_misses, get_expired, get_flushed, get_locked;
     a64 stale_hits, lease_waits;
     uint8_t pad1[SHMC_CACHELINE * 2 - 16 - 8 * 8];
