@@ -304,6 +304,8 @@ static uint32_t owner_word(pthread_mutex_t *m)
 static void census(shmc_t *c, uint32_t except)
 {
     uint32_t n = c->nstripes;
+    if (n == 0)
+        return;
     uint32_t *word = calloc(n, sizeof(*word));
     uint8_t *busy = calloc(n, 1);
     if (!word || !busy)

@@ -268,6 +268,88 @@ static void repair_rejects_bad_arguments_and_read_only_handles(void **state)
     shmc_close(ro);
 }
 
+/* ---- a writer stuck inside a set: what a walk reports ------------------ */
+
+static int g_stop_fd = -1;
+
+static void stop_in_set(int point, unsigned stripe)
+{
+    (void)stripe;
+    if (point != SHMC_HOOK_SLOT_ODD)
+        return;
+    char b = 1;
+    if (write(g_stop_fd, &b, 1) != 1)
+        _exit(4);
+    for (;;)
+        pause();
+}
+
+struct stuck_writer {
+    const char *name;
+    tu_pipe_t stopped;
+};
+
+static int set_and_stop(void *arg)
+{
+    struct stuck_writer *w = arg;
+    shmc_t *c = NULL;
+    if (shmc_open(w->name, 0, NULL, &c) != 0)
+        return 2;
+    g_stop_fd = w->stopped.wr;
+    shmc__test_hook = stop_in_set;
+    shmc_set(c, "stuck", 5, "value", 5, 0, 0);
+    return 3; /* the hook never stopped it */
+}
+
+struct walk_count {
+    unsigned entries, skipped;
+};
+
+static int count_walk(const shmc_entry_t *e, void *arg)
+{
+    struct walk_count *n = arg;
+    if (e->state & SHMC_ENTRY_SKIPPED) {
+        if (e->key != NULL || e->klen != 0)
+            return -1;
+        n->skipped++;
+    } else {
+        n->entries++;
+    }
+    return 0;
+}
+
+static void a_walk_counts_the_slot_a_stuck_writer_left_mid_write(void **state)
+{
+    tu_fixture_t *f = *state;
+    fill(f->c);
+    struct stuck_writer w = {f->name, {-1, -1}};
+    assert_int_equal(tu_pipe_open(&w.stopped), 0);
+    pid_t pid = tu_fork(set_and_stop, &w);
+    assert_true(pid > 0);
+    char b;
+    assert_int_equal(read(w.stopped.rd, &b, 1), 1);
+    shmc_t *ro = NULL;
+    assert_int_equal(shmc_open(f->name, SHMC_RDONLY, NULL, &ro), 0);
+    /* Without the flag the slot is left out silently (as documented). */
+    struct walk_count n = {0, 0};
+    assert_int_equal(shmc_iterate_ex(ro, SHMC_ITER_STALE, count_walk, &n), 0);
+    assert_int_equal(n.entries, NKEYS);
+    assert_int_equal(n.skipped, 0);
+    /* With it, the walk says so. */
+    memset(&n, 0, sizeof n);
+    assert_int_equal(shmc_iterate_ex(ro, SHMC_ITER_STALE | SHMC_ITER_SKIPPED, count_walk, &n), 0);
+    assert_int_equal(n.entries, NKEYS);
+    assert_int_equal(n.skipped, 1);
+    assert_int_equal(shmc_iterate_ex(ro, 0x80, count_walk, &n), -EINVAL);
+    shmc_close(ro);
+    /* The writer dies: the next locker recovers the stripe. */
+    stop_child(pid);
+    assert_int_equal(shmc_set(f->c, "after", 5, "v", 1, 0, 0), 0);
+    assert_int_equal(shmc_check(f->c, NULL, NULL), 0);
+    close(w.stopped.rd);
+    close(w.stopped.wr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +370,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             repair_refuses_while_another_process_is_attached_unless_forced, setup_one, tu_teardown),
         cmocka_unit_test_setup_teardown(repair_rejects_bad_arguments_and_read_only_handles,
+                                        setup_one, tu_teardown),
+        cmocka_unit_test_setup_teardown(a_walk_counts_the_slot_a_stuck_writer_left_mid_write,
                                         setup_one, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

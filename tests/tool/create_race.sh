@@ -1,11 +1,11 @@
 #!/bin/sh
 # create_race.sh - the brief create race of `make test`: 8 processes
-# create-or-attach the same new name at the same instant, 300 rounds, 0
+# create-or-attach the same new name at the same instant, 200 rounds, 0
 # failures allowed. The long run (1,000 rounds) is `make chaos`.
 # Usage: BUILD=build sh tests/tool/create_race.sh
 BUILD=${BUILD:-build}
 RACE=$BUILD/chaos/createrace
-ROUNDS=${CREATE_RACE_ROUNDS:-300}
+ROUNDS=${CREATE_RACE_ROUNDS:-200}
 if [ ! -x "$RACE" ]; then
     echo "FAIL $RACE not built"; echo "0 passed, 1 failed"; exit 1
 fi
