@@ -188,7 +188,8 @@ clean:
 # The brief chaos and linearize runs are part of `make test`
 # (tests/tool/chaos.sh, tests/tool/linearize.sh); `all` builds their programs.
 
-CHAOS_BIN := $(BUILD)/chaos/chaos $(BUILD)/chaos/linearize $(BUILD)/chaos/createrace $(BUILD)/chaos/corrupt
+CHAOS_BIN := $(BUILD)/chaos/chaos $(BUILD)/chaos/linearize $(BUILD)/chaos/createrace \
+             $(BUILD)/chaos/createrace-named $(BUILD)/chaos/corrupt
 CHAOS_SECONDS ?= 120
 CHAOS_WORKERS ?= 4
 CHAOS_KILL_MS ?= 2
@@ -205,12 +206,19 @@ $(BUILD)/chaos/%: tests/chaos/%.c tests/chaos/chaosutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
+# The create race again through the library's named fallback (open of
+# O_TMPFILE wrapped to fail, as on a file system without it).
+$(BUILD)/chaos/createrace-named: tests/chaos/createrace.c tests/chaos/chaosutil.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCREATERACE_NO_TMPFILE $(LDFLAGS) -Wl,--wrap=open -o $@ $< $(LIB_A) $(LDLIBS)
+
 chaos: deps-test
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/chaos/chaos --seconds $(CHAOS_SECONDS) --workers $(CHAOS_WORKERS) \
 	  --kill-interval-ms $(CHAOS_KILL_MS) --tool $(TOOL)
 	$(BUILD)/chaos/linearize --seconds $(LINEARIZE_SECONDS) --writers 2 --readers 2 --keys 256
 	$(BUILD)/chaos/createrace --rounds $(CREATE_RACE_ROUNDS) --procs 8
+	$(BUILD)/chaos/createrace-named --rounds $(CREATE_RACE_ROUNDS) --procs 8
 	$(BUILD)/chaos/corrupt --rounds $(CORRUPT_ROUNDS) --parallel 10 --ops 3000 --flips 4096 \
 	  --max-ms $$(( $(CORRUPT_BOUND_MS) + 1000 ))
 

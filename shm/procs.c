@@ -449,14 +449,21 @@ int shmc_procs(shmc_t *c, int (*fn)(const shmc_proc_info_t *p, void *arg), void 
     return ret;
 }
 
+/* Under HMU(c), like every reader of c->owned. Called by lock.c while no
+ * stripe lock is held (HMU is never held while taking a stripe lock). */
 bool shm_procs_all_in_pidns(shmc_t *c, uint32_t ns)
 {
-    for (int32_t i = 0; i < (int32_t)c->proc_slots; i++) {
+    bool all = true;
+    if (c->mu)
+        pthread_mutex_lock(HMU(c));
+    for (int32_t i = 0; i < (int32_t)c->proc_slots && all; i++) {
         struct shm_proc *r = &c->procs[i];
         if (atomic_load_explicit(&r->state, memory_order_acquire) != ROW_LIVE)
             continue;
         if (LD(&r->pidns) != ns && row_alive(c, i))
-            return false;
+            all = false;
     }
-    return true;
+    if (c->mu)
+        pthread_mutex_unlock(HMU(c));
+    return all;
 }
