@@ -48,7 +48,7 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(off + 16)
     f.write(struct.pack("<I", 0x7fff0000))
 PYEOF
-expect 1 check "/$P-x";           out_has 'stripe 0: lock not obtained'
+expect 1 check "/$P-x";           out_has 'stripe 0: lock not obtained: the lock is corrupt .*check --repair rebuilds it'
 expect 0 check "/$P-x" --repair;  out_has 'stripe 0: lock rebuilt, its entries dropped'
                                   out_has '1 stripe repaired'; out_has ': ok$'
 expect 0 check "/$P-x" --repair --json
