@@ -218,43 +218,80 @@ static void a_lock_of_corrupt_kind_fails_at_once_and_repair_rebuilds_it(void **s
     assert_int_equal(shmc_repair(c, 0, NULL, NULL), 0); /* nothing left to do */
 }
 
-struct attached {
-    const char *name;
-    tu_pipe_t ready;
-};
+/* ---- other processes: attached and waiting, or stuck inside a set ---- */
 
-static int attach_and_wait(void *arg)
+static int g_stop_fd = -1;
+
+/* Report (one byte on the pipe) and stop; at the set's odd-slot point
+ * when installed as the test hook. */
+static void report_and_stop(void)
 {
-    struct attached *a = arg;
-    shmc_t *c = NULL;
-    if (shmc_open(a->name, 0, NULL, &c) != 0)
-        return 2;
     char b = 1;
-    if (write(a->ready.wr, &b, 1) != 1)
-        return 3;
+    if (write(g_stop_fd, &b, 1) != 1)
+        _exit(4);
     for (;;)
         pause();
-    return 0;
+}
+
+static void stop_in_set(int point, unsigned stripe)
+{
+    (void)stripe;
+    if (point == SHMC_HOOK_SLOT_ODD)
+        report_and_stop();
+}
+
+struct other {
+    const char *name;
+    tu_pipe_t stopped;  /* one byte once it stands where it should */
+    int in_set;         /* stop inside a set (slot odd, lock held) */
+};
+
+static int attach_and_stop(void *arg)
+{
+    struct other *o = arg;
+    shmc_t *c = NULL;
+    if (shmc_open(o->name, 0, NULL, &c) != 0)
+        return 2;
+    g_stop_fd = o->stopped.wr;
+    if (!o->in_set)
+        report_and_stop();
+    shmc__test_hook = stop_in_set;
+    shmc_set(c, "stuck", 5, "value", 5, 0, 0);
+    return 3; /* the hook never stopped it */
+}
+
+/* Fork an attached process and wait until it stands where asked. */
+static pid_t start_other(struct other *o, const char *name, int in_set)
+{
+    o->name = name;
+    o->in_set = in_set;
+    assert_int_equal(tu_pipe_open(&o->stopped), 0);
+    pid_t pid = tu_fork(attach_and_stop, o);
+    assert_true(pid > 0);
+    char b;
+    assert_int_equal(read(o->stopped.rd, &b, 1), 1);
+    return pid;
+}
+
+static void stop_other(struct other *o, pid_t pid)
+{
+    stop_child(pid);
+    close(o->stopped.rd);
+    close(o->stopped.wr);
 }
 
 static void repair_refuses_while_another_process_is_attached_unless_forced(void **state)
 {
     tu_fixture_t *f = *state;
     shmc_t *c = f->c;
-    struct attached a = {f->name, {-1, -1}};
-    assert_int_equal(tu_pipe_open(&a.ready), 0);
-    pid_t pid = tu_fork(attach_and_wait, &a);
-    assert_true(pid > 0);
-    char b;
-    assert_int_equal(read(a.ready.rd, &b, 1), 1);
+    struct other o;
+    pid_t pid = start_other(&o, f->name, 0);
     c->stripes[0].lock.__data.__kind = 0x7fff0000;
     assert_int_equal(shmc_repair(c, 0, NULL, NULL), -EBUSY);
     assert_int_equal(c->stripes[0].lock.__data.__kind, 0x7fff0000); /* untouched */
     assert_int_equal(shmc_repair(c, SHMC_REPAIR_FORCE, NULL, NULL), 1);
     assert_int_equal(shmc_set(c, "k", 1, "v", 1, 0, 0), 0);
-    stop_child(pid);
-    close(a.ready.rd);
-    close(a.ready.wr);
+    stop_other(&o, pid);
 }
 
 static void repair_rejects_bad_arguments_and_read_only_handles(void **state)
@@ -269,37 +306,6 @@ static void repair_rejects_bad_arguments_and_read_only_handles(void **state)
 }
 
 /* ---- a writer stuck inside a set: what a walk reports ------------------ */
-
-static int g_stop_fd = -1;
-
-static void stop_in_set(int point, unsigned stripe)
-{
-    (void)stripe;
-    if (point != SHMC_HOOK_SLOT_ODD)
-        return;
-    char b = 1;
-    if (write(g_stop_fd, &b, 1) != 1)
-        _exit(4);
-    for (;;)
-        pause();
-}
-
-struct stuck_writer {
-    const char *name;
-    tu_pipe_t stopped;
-};
-
-static int set_and_stop(void *arg)
-{
-    struct stuck_writer *w = arg;
-    shmc_t *c = NULL;
-    if (shmc_open(w->name, 0, NULL, &c) != 0)
-        return 2;
-    g_stop_fd = w->stopped.wr;
-    shmc__test_hook = stop_in_set;
-    shmc_set(c, "stuck", 5, "value", 5, 0, 0);
-    return 3; /* the hook never stopped it */
-}
 
 struct walk_count {
     unsigned entries, skipped;
@@ -322,12 +328,8 @@ static void a_walk_counts_the_slot_a_stuck_writer_left_mid_write(void **state)
 {
     tu_fixture_t *f = *state;
     fill(f->c);
-    struct stuck_writer w = {f->name, {-1, -1}};
-    assert_int_equal(tu_pipe_open(&w.stopped), 0);
-    pid_t pid = tu_fork(set_and_stop, &w);
-    assert_true(pid > 0);
-    char b;
-    assert_int_equal(read(w.stopped.rd, &b, 1), 1);
+    struct other o;
+    pid_t pid = start_other(&o, f->name, 1);
     shmc_t *ro = NULL;
     assert_int_equal(shmc_open(f->name, SHMC_RDONLY, NULL, &ro), 0);
     /* Without the flag the slot is left out silently (as documented). */
@@ -343,11 +345,9 @@ static void a_walk_counts_the_slot_a_stuck_writer_left_mid_write(void **state)
     assert_int_equal(shmc_iterate_ex(ro, 0x80, count_walk, &n), -EINVAL);
     shmc_close(ro);
     /* The writer dies: the next locker recovers the stripe. */
-    stop_child(pid);
+    stop_other(&o, pid);
     assert_int_equal(shmc_set(f->c, "after", 5, "v", 1, 0, 0), 0);
     assert_int_equal(shmc_check(f->c, NULL, NULL), 0);
-    close(w.stopped.rd);
-    close(w.stopped.wr);
 }
 
 int main(void)
