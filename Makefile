@@ -100,14 +100,20 @@ $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libshmcache.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Only the header's shmc_* functions are exported (shm/shmcache.map).
+$(LIB_SO): $(LIB_OBJ) shm/shmcache.map
+	$(CC) -shared -Wl,-soname,libshmcache.so.$(SOMAJOR) -Wl,--version-script=shm/shmcache.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
 	ln -sf libshmcache.so.$(VERSION) $(BUILD)/libshmcache.so.$(SOMAJOR)
 	ln -sf libshmcache.so.$(SOMAJOR) $(BUILD)/libshmcache.so
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
+# The test hook (shm/testhook.h) is defined in tests only.
+$(BUILD)/tests/testhook.o: tests/testhook.c shm/testhook.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A) $(BUILD)/tests/testhook.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testhook.o $(LIB_A) -lcmocka $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -220,18 +226,24 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz shmcache.pc python/build python/shmcache.egg-info
 
 # ---- reliability: chaos, fuzz, valgrind, static analysis
-#   make chaos      long kill -9 chaos run + linearizability check (CHAOS_SECONDS, LINEARIZE_SECONDS)
+#   make chaos      long kill -9 chaos run + linearizability check (CHAOS_SECONDS, LINEARIZE_SECONDS),
+#                   1,000 rounds of 8 racing creators (CREATE_RACE_ROUNDS), 300 rounds of
+#                   corrupted segments, each worker held to the lock bound + 1 s (CORRUPT_ROUNDS)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (clang, build-fuzz/)
 #   make valgrind   memcheck over the single-process cmocka tests
 #   make lint       cppcheck and clang-tidy (.clang-tidy) on shm/ and tools/
 # The brief chaos and linearize runs are part of `make test`
 # (tests/tool/chaos.sh, tests/tool/linearize.sh); `all` builds their programs.
 
-CHAOS_BIN := $(BUILD)/chaos/chaos $(BUILD)/chaos/linearize
+CHAOS_BIN := $(BUILD)/chaos/chaos $(BUILD)/chaos/linearize $(BUILD)/chaos/createrace \
+             $(BUILD)/chaos/createrace-named $(BUILD)/chaos/corrupt
 CHAOS_SECONDS ?= 120
 CHAOS_WORKERS ?= 4
 CHAOS_KILL_MS ?= 2
 LINEARIZE_SECONDS ?= 60
+CREATE_RACE_ROUNDS ?= 1000
+CORRUPT_ROUNDS ?= 300
+CORRUPT_BOUND_MS ?= 2000
 
 .PHONY: chaos fuzz fuzz-build valgrind lint
 
@@ -241,11 +253,21 @@ $(BUILD)/chaos/%: tests/chaos/%.c tests/chaos/chaosutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
+# The create race again through the library's named fallback (open of
+# O_TMPFILE wrapped to fail, as on a file system without it).
+$(BUILD)/chaos/createrace-named: tests/chaos/createrace.c tests/chaos/chaosutil.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCREATERACE_NO_TMPFILE $(LDFLAGS) -Wl,--wrap=open -o $@ $< $(LIB_A) $(LDLIBS)
+
 chaos: deps-test
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/chaos/chaos --seconds $(CHAOS_SECONDS) --workers $(CHAOS_WORKERS) \
 	  --kill-interval-ms $(CHAOS_KILL_MS) --tool $(TOOL)
 	$(BUILD)/chaos/linearize --seconds $(LINEARIZE_SECONDS) --writers 2 --readers 2 --keys 256
+	$(BUILD)/chaos/createrace --rounds $(CREATE_RACE_ROUNDS) --procs 8
+	$(BUILD)/chaos/createrace-named --rounds $(CREATE_RACE_ROUNDS) --procs 8
+	$(BUILD)/chaos/corrupt --rounds $(CORRUPT_ROUNDS) --parallel 10 --ops 3000 --flips 4096 \
+	  --max-ms $$(( $(CORRUPT_BOUND_MS) + 1000 ))
 
 # libFuzzer needs clang and libclang-rt-*-dev. The library is rebuilt with
 # the fuzzer's instrumentation and a 20 ms stripe-lock bound (a corrupt
@@ -256,7 +278,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_segment fuzz_api
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer -Iinclude -Ishm \
-                -DSHMC_LOCK_TIMEOUT_MS=20u -fsanitize=address,undefined -fno-sanitize-recover=undefined
+                -DSHMC_LOCK_TIMEOUT_MS=20u -DSHMC_LOCK_CENSUS_MS=2u -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJ     := $(LIB_SRC:shm/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 

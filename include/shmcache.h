@@ -45,13 +45,33 @@
  *   -ENOBUFS  get: the caller's buffer is too small (*vlen says how much)
  *   -EINVAL   bad argument (NULL, empty key, bad name, bad geometry, ...)
  *   -ENOSPC   no room even after eviction; at creation, /dev/shm is full
- *   -EBADMSG  not a shmcache segment, truncated, or its header is corrupt
+ *   -EBADMSG  open: not a shmcache segment, truncated, or its header is
+ *             corrupt; any other call: the part of the segment it needed is
+ *             corrupt (an entry whose fields are out of bounds, or a stripe
+ *             lock of a corrupt kind); shmcache-tool check names it
  *   -EPROTO   a shmcache segment of another layout version or build
  *   -EACCES   permission: another user's segment, or a wider mode than allowed
  *   -EROFS    a write through a handle opened with SHMC_RDONLY
- *   -EDEADLK  a stripe lock could not be taken within SHMC_LOCK_TIMEOUT_MS
- *             (a live process is stuck holding it, or the segment is corrupt)
- *   -EBUSY    a read-only handle kept meeting a writer in progress
+ *   -EDEADLK  the key's stripe lock could not be taken: the first time after
+ *             waiting SHMC_LOCK_TIMEOUT_MS, afterwards at once (see "Stuck and
+ *             corrupt locks" below). A live process is stuck holding it, or
+ *             the lock word is corrupt; shmcache-tool check --repair fixes it
+ *   -EBUSY    four meanings, each call says which it can return:
+ *             (1) a read-only handle kept meeting a writer in progress on
+ *                 the entry (get, peek, get_stale, get_view): retry;
+ *             (2) another caller holds the key's lease (get_or_lease,
+ *                 get_or_wait): wait, retry or serve shmc_get_stale;
+ *             (3) the near cache could not copy a value that kept changing
+ *                 (get_view): retry;
+ *             (4) repair: other processes are attached (shmc_repair)
+ *
+ *   Errnos the library passes through from the system (-ENOMEM, -EMFILE,
+ *   -ENFILE, -ENOTSUP from the near cache, ...) keep their usual meaning;
+ *   shmc_strerror gives the system's text for them. shmc_open also leaves
+ *   a one-line detail of its failure in shmc_open_error().
+ *
+ *   "Locks:" in each description says which stripe locks a call takes.
+ *   A call that takes a stripe lock may return -EDEADLK and -EBADMSG.
  *
  * CAVEATS
  *
@@ -69,6 +89,20 @@
  *     present when it died.
  *   - Time is CLOCK_MONOTONIC: entries expire by elapsed time, whatever the
  *     wall clock does, and a segment does not survive a reboot anyway.
+ *   - Stuck and corrupt locks. A stripe lock that is never released costs a
+ *     handle one bounded wait, not one per call: the first wait that runs
+ *     out (SHMC_LOCK_TIMEOUT_MS) marks the stripe suspect in this handle
+ *     and then watches every other stripe's lock for SHMC_LOCK_CENSUS_MS,
+ *     marking those that stay taken by the same owner suspect too. A call
+ *     on a suspect stripe only tries the lock and returns -EDEADLK at once,
+ *     until the lock is found free (or moved by a live process) again.
+ *     Suspicion is kept in the process, not in the segment: a flag in a
+ *     corrupt segment could not be trusted either way. A lock whose word
+ *     names an owner that provably does not exist (no such thread in this
+ *     pid namespace, and every attached process in it) is taken over as
+ *     the kernel does for a dead owner, and its stripe's entries dropped,
+ *     within about 10 ms; one whose owner looks alive is left alone for
+ *     shmcache-tool check --repair (shmc_repair) to rebuild.
  */
 #ifndef SHMCACHE_H
 #define SHMCACHE_H
@@ -103,6 +137,11 @@ extern "C" {
 #define SHMC_NAME_MAX       200u         /* bytes of a name, without the '/' */
 #ifndef SHMC_LOCK_TIMEOUT_MS            /* fuzz builds compile with a shorter bound */
 #define SHMC_LOCK_TIMEOUT_MS 2000u       /* longest wait for a stripe lock */
+#endif
+#ifndef SHMC_LOCK_CENSUS_MS
+#define SHMC_LOCK_CENSUS_MS 100u         /* after a lock wait timed out: how long the
+                                            other stripes' locks are watched (see
+                                            "Stuck and corrupt locks" in CAVEATS) */
 #endif
 
 typedef struct shmc shmc_t; /* process-local handle; thread-safe */
@@ -154,6 +193,8 @@ typedef struct shmc_entry {
 #define SHMC_ENTRY_LEASED  0x4u /* a lease is outstanding on the key */
 #define SHMC_ENTRY_TAGGED  0x8u /* stored with tags (shmc_set_tagged) */
 #define SHMC_ENTRY_NOVALUE 0x10u /* no value: a placeholder carrying a lease */
+#define SHMC_ENTRY_SKIPPED 0x20u /* a slot the walk could not read (SHMC_ITER_SKIPPED):
+                                    key NULL, every other field 0 */
 
 /* Statistics, memcached's names where memcached has them. Counters are sums
  * over stripes (writes) and processes (reads) taken without a global lock:
@@ -206,7 +247,7 @@ typedef struct shmc_stats {
     uint64_t index_slots;       /* slots of the index (more than capacity: headroom) */
 } shmc_stats_t;
 
-/* Fill *cfg with the defaults. Never fails. */
+/* Fill *cfg with the defaults. Never fails; NULL is a no-op. */
 void shmc_config_init(shmc_config_t *cfg);
 
 /*
@@ -222,20 +263,43 @@ void shmc_config_init(shmc_config_t *cfg);
  * attached and its geometry taken from it; cfg then only gives the widest
  * mode accepted.
  *
- * Errors: -EINVAL (bad name, flags or geometry), -ENOENT (absent, no
- * SHMC_CREATE), -EEXIST (SHMC_EXCL), -EBADMSG, -EPROTO, -EACCES, -ENOSPC,
- * -ENOMEM, or the errno of a failing system call.
- * Thread-safe. Blocks only while another process finishes creating.
+ * Errors: -EINVAL (bad name, flags or geometry: a value larger than a
+ * stripe's memory, stripes not a power of two, ...), -ENOENT (absent, no
+ * SHMC_CREATE), -EEXIST (SHMC_EXCL and the name exists), -EBADMSG (not a
+ * segment, truncated, corrupt header), -EPROTO (another layout version or
+ * build), -EACCES (another user's segment without SHMC_ANY_OWNER, or a mode
+ * wider than cfg->mode accepts), -ENOSPC (creating: /dev/shm has no room),
+ * -ENOMEM, -EMFILE/-ENFILE, or the errno of another failing system call.
+ * shmc_open_error() then holds the detail: the constraint, the numbers and
+ * what to change. On failure *out is NULL and nothing was created.
+ * Racing creators: any number of processes may call this with SHMC_CREATE
+ * for the same new name at once; each gets a handle on the one segment
+ * (built unnamed with O_TMPFILE and linked in when complete; where
+ * O_TMPFILE is missing, under a private name no other creator removes
+ * while it is recent).
+ * Locks: none. Thread-safe. Does not wait for other processes.
  */
 int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg,
               shmc_t **out);
 
+/*
+ * Why the calling thread's last shmc_open failed, in one line that names
+ * the constraint, the numbers and what to change, e.g. "max value 1.00 MiB
+ * does not fit a stripe of 1.00 MiB (...): raise memory or lower
+ * max_value_len" (fields are named as in shmc_config_t). "" after a
+ * successful shmc_open, or before any. The string is thread-local: valid
+ * until the thread's next shmc_open. Never NULL, never fails.
+ */
+const char *shmc_open_error(void);
+
 /* Detach and free the handle. Entries stay in the segment. NULL is a no-op.
- * No other thread may use the handle during or after the call. */
+ * No other thread may use the handle during or after the call. Never fails.
+ * Locks: none. */
 void shmc_close(shmc_t *c);
 
 /* Remove the name; processes attached keep their mapping until they close.
- * Errors: -EINVAL (bad name), -ENOENT, -EACCES. */
+ * Errors: -EINVAL (bad name), -ENOENT (no such segment), -EACCES (no
+ * permission on /dev/shm or the object). Locks: none. Thread-safe. */
 int shmc_unlink(const char *name);
 
 /*
@@ -244,8 +308,14 @@ int shmc_unlink(const char *name);
  * Returns 0 on a hit; -ENOENT on a miss (absent, expired, cleared,
  * invalidated); -ENOBUFS when cap < length (*vlen is set, buf may hold
  * garbage); -EINVAL (NULL c/key/vlen, buf NULL with cap > 0, empty key);
- * -E2BIG (key too long); -EDEADLK; -EBUSY (read-only handle only).
- * info may be NULL. Thread-safe; never blocks longer than the lock timeout.
+ * -E2BIG (key longer than max_key_len); -EBADMSG (the entry's slot is
+ * corrupt: its lengths or offset are out of bounds; or the stripe lock is
+ * of a corrupt kind); -EDEADLK (writable handle: the entry kept changing
+ * and its stripe lock could not be taken); -EBUSY (meaning 1: read-only
+ * handle, the entry kept changing). info may be NULL.
+ * Locks: none on the common path; the key's stripe lock only after
+ * a bounded number of optimistic attempts met a writer (writable handles).
+ * Thread-safe; never blocks longer than the lock timeout.
  */
 int shmc_get(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
              size_t *vlen, shmc_item_info_t *info);
@@ -257,6 +327,7 @@ int shmc_get(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
  * check that a copy made earlier (remembered by its CAS) is still current:
  * the CAS changes on every write, and a delete, clear, invalidation or tag
  * invalidation makes this miss. Counts as a get in the statistics.
+ * Locks and errors as shmc_get, without -ENOBUFS.
  */
 int shmc_peek(shmc_t *c, const void *key, size_t klen, size_t *vlen, shmc_item_info_t *info);
 
@@ -264,22 +335,28 @@ int shmc_peek(shmc_t *c, const void *key, size_t klen, size_t *vlen, shmc_item_i
  * Store val under key. ttl_ms: 0 = never expires. flags are kept opaque.
  * Makes room by evicting the coldest entries of the key's probe set and of
  * its stripe's item memory. On return every process sees the new value.
- * Errors: -EINVAL, -E2BIG (key or value over the segment's limits), -EROFS,
- * -EDEADLK, -ENOSPC (cannot happen with a consistent segment). Thread-safe.
+ * Errors: -EINVAL (NULL c or key, empty key, val NULL with vlen > 0),
+ * -E2BIG (key over max_key_len or value over max_value_len), -EROFS,
+ * -EDEADLK, -EBADMSG (corrupt stripe lock), -ENOSPC (cannot happen with a
+ * consistent segment). On error nothing is stored.
+ * Locks: the key's stripe lock. Thread-safe.
  */
 int shmc_set(shmc_t *c, const void *key, size_t klen, const void *val,
              size_t vlen, uint64_t ttl_ms, uint32_t flags);
 
-/* As shmc_set, only when no live entry exists; else -EEXIST. */
+/* As shmc_set, only when no live entry exists; else -EEXIST. Other errors
+ * and locks as shmc_set. */
 int shmc_add(shmc_t *c, const void *key, size_t klen, const void *val,
              size_t vlen, uint64_t ttl_ms, uint32_t flags);
 
-/* As shmc_set, only when a live entry exists; else -ENOENT. */
+/* As shmc_set, only when a live entry exists; else -ENOENT. Other errors
+ * and locks as shmc_set. */
 int shmc_replace(shmc_t *c, const void *key, size_t klen, const void *val,
                  size_t vlen, uint64_t ttl_ms, uint32_t flags);
 
 /* As shmc_set, only when the live entry's CAS is cas: -ENOENT when it is
- * gone, -ESTALE when it changed since it was read. */
+ * gone, -ESTALE when it changed since it was read. Other errors and locks
+ * as shmc_set. */
 int shmc_cas(shmc_t *c, const void *key, size_t klen, const void *val,
              size_t vlen, uint64_t ttl_ms, uint32_t flags, uint64_t cas);
 
@@ -289,30 +366,47 @@ int shmc_cas(shmc_t *c, const void *key, size_t klen, const void *val,
  * entry keeps its flags and expiry). When the key is missing: -ENOENT if
  * initial is NULL, else the entry is created holding *initial (delta not
  * applied) with ttl_ms and flags 0. *result (may be NULL) gets the value now
- * stored. -EINVAL when the stored value is not a number of at most 20
- * digits or does not fit in 64 bits.
+ * stored.
+ * Errors: -ENOENT (missing, initial NULL); -EINVAL (NULL c or key, empty
+ * key, or the stored value is not a number of at most 20 digits or does
+ * not fit in 64 bits: the entry is left as it was); -E2BIG (key over
+ * max_key_len, or max_value_len is under the 20 bytes a result may need);
+ * -EBADMSG (the stored entry is corrupt, or a corrupt stripe lock); -EROFS;
+ * -EDEADLK. Locks: the key's stripe lock. Thread-safe.
  */
 int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta,
               const uint64_t *initial, uint64_t ttl_ms, uint64_t *result);
 
-/* Give a live entry a new ttl (0 = never expires). -ENOENT when missing. */
+/* Give a live entry a new ttl (0 = never expires). Errors: -ENOENT when
+ * missing; -EINVAL (NULL c or key, empty key); -E2BIG (key over
+ * max_key_len); -EROFS; -EDEADLK; -EBADMSG (corrupt stripe lock).
+ * Locks: the key's stripe lock. Thread-safe. */
 int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms);
 
 /* Remove key. 0 when an entry was removed, -ENOENT when there was none
- * (harmless). After it returns no process gets the old value. */
+ * (harmless). After it returns no process gets the old value. Errors also:
+ * -EINVAL (NULL c or key, empty key); -E2BIG (key over max_key_len);
+ * -EROFS; -EDEADLK; -EBADMSG (corrupt stripe lock). Locks: the key's
+ * stripe lock. Thread-safe. */
 int shmc_delete(shmc_t *c, const void *key, size_t klen);
 
 /* Invalidate every entry at once, in O(1), for all processes: one atomic
- * increment of the segment's generation. Memory is reclaimed lazily. */
+ * increment of the segment's generation. Memory is reclaimed lazily.
+ * Errors: -EINVAL (NULL c), -EROFS. No -EDEADLK: it takes no lock, so a
+ * stuck or corrupt stripe cannot stop it. Locks: none. Thread-safe. */
 int shmc_clear(shmc_t *c);
 
 /* Reclaim the slots and memory of expired and cleared entries, one stripe at
- * a time. Returns how many entries were reclaimed, or a negative error. */
+ * a time. Returns how many entries were reclaimed, or a negative error:
+ * -EINVAL (NULL c), -EROFS, -EDEADLK or -EBADMSG (a stripe's lock: the
+ * stripes before it were reclaimed). Locks: each stripe's lock in turn,
+ * never two at once. Thread-safe. */
 int64_t shmc_flush_expired(shmc_t *c);
 
 /* Fill *st. Thread-safe, takes no stripe lock, works on read-only handles.
  * On a writable handle it also folds the statistics rows of processes that
- * died into the totals (a few fcntl calls the first time it meets them). */
+ * died into the totals (a few fcntl calls the first time it meets them).
+ * Errors: -EINVAL (NULL c or st). Locks: none. */
 int shmc_stats(shmc_t *c, shmc_stats_t *st);
 
 /*
@@ -320,16 +414,32 @@ int shmc_stats(shmc_t *c, shmc_stats_t *st);
  * stripe's slots at a time; entries written during the walk may or may not
  * be seen). fn returning non-zero stops the walk and that value is returned.
  * fn may call other shmc_* functions on the same handle.
+ * Slots that cannot be read are left out silently here: a corrupt slot,
+ * or (read-only handle) one a writer kept busy; use shmc_iterate_ex with
+ * SHMC_ITER_SKIPPED to count them.
+ * Errors: -EINVAL (NULL c or fn), -ENOMEM, and on a writable handle
+ * -EDEADLK or -EBADMSG when a slot kept busy needed its stripe lock and the
+ * lock could not be taken (the walk stops there).
+ * Locks: none normally; a stripe's lock only to read a slot that a writer
+ * kept busy (writable handles). Thread-safe.
  */
 int shmc_iterate(shmc_t *c, int (*fn)(const shmc_entry_t *e, void *arg),
                  void *arg);
 
 /* Flags of shmc_iterate_ex(). */
-#define SHMC_ITER_STALE 0x1u /* also visit stale entries and lease placeholders */
+#define SHMC_ITER_STALE   0x1u /* also visit stale entries and lease placeholders */
+#define SHMC_ITER_SKIPPED 0x2u /* also call fn once per slot that could not be read
+                                  (state SHMC_ENTRY_SKIPPED), and go on past a
+                                  stripe whose lock cannot be taken */
 
 /* As shmc_iterate; with SHMC_ITER_STALE also entries that only
  * shmc_get_stale can read (state SHMC_ENTRY_STALE) and placeholders that
- * carry a lease (SHMC_ENTRY_NOVALUE). For tools and monitoring. */
+ * carry a lease (SHMC_ENTRY_NOVALUE). With SHMC_ITER_SKIPPED fn is also
+ * called once for each slot that could not be read (state
+ * SHMC_ENTRY_SKIPPED, key NULL), and a stripe lock that cannot be taken
+ * skips that slot instead of ending the walk (so no -EDEADLK/-EBADMSG).
+ * For tools and monitoring. Errors: -EINVAL (also unknown flags), else as
+ * shmc_iterate. Locks as shmc_iterate. */
 int shmc_iterate_ex(shmc_t *c, unsigned flags, int (*fn)(const shmc_entry_t *e, void *arg),
                     void *arg);
 
@@ -353,8 +463,12 @@ int shmc_iterate_ex(shmc_t *c, unsigned flags, int (*fn)(const shmc_entry_t *e, 
  * another caller holds an unexpired lease (wait and retry, see
  * shmc_get_or_wait, or serve shmc_get_stale). A lease lasts lease_ms (0:
  * SHMC_LEASE_DEFAULT_MS; more than 2^32 ms is -EINVAL), so a holder that
- * dies blocks the key for at most that long. Other errors as shmc_get,
- * plus -EROFS. Thread-safe.
+ * dies blocks the key for at most that long. -EBUSY here is meaning 2
+ * (another caller's lease); meaning 1 only on a read-only handle, which
+ * gets -EROFS on a miss (handing out a lease is a write).
+ * Other errors as shmc_get, plus -EINVAL
+ * (NULL lease, lease_ms over 2^32). Locks: the key's stripe lock on a miss
+ * (and as shmc_get). Thread-safe.
  */
 int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
                       size_t *vlen, shmc_item_info_t *info, uint64_t lease_ms, uint64_t *lease);
@@ -362,8 +476,9 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
 /*
  * shmc_get_or_lease, polling with backoff (50 us doubling up to 5 ms) while
  * another caller holds the lease, for at most wait_ms. Returns 0 (hit),
- * -ENOENT with *lease (recompute), or -EBUSY when wait_ms ran out.
- * Blocks the calling thread for up to wait_ms.
+ * -ENOENT with *lease (recompute), or -EBUSY (meaning 2) when wait_ms ran
+ * out; other errors and locks as shmc_get_or_lease.
+ * Blocks the calling thread for up to wait_ms (plus one lock bound).
  */
 int shmc_get_or_wait(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
                      size_t *vlen, shmc_item_info_t *info, uint64_t lease_ms, uint64_t wait_ms,
@@ -376,14 +491,15 @@ int shmc_get_or_wait(shmc_t *c, const void *key, size_t klen, void *buf, size_t 
  * previous value), or the lease was taken over after it expired: the value
  * was computed from data that may be stale. A lease is bound to its key and
  * spent by the set it allows, or by the refusal (the next miss is handed a
- * fresh lease). -EINVAL when lease is 0. Else as shmc_set.
+ * fresh lease). -EINVAL when lease is 0. Other errors and locks as
+ * shmc_set.
  */
 int shmc_set_leased(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
                     uint64_t ttl_ms, uint32_t flags, uint64_t lease);
 
 /* As shmc_set_leased, storing the value under tags (as shmc_set_tagged);
  * also -ESTALE when one of these tags was invalidated after the lease was
- * handed out. */
+ * handed out. Errors and locks as shmc_set_leased and shmc_set_tagged. */
 int shmc_set_leased_tagged(shmc_t *c, const void *key, size_t klen, const void *val,
                            size_t vlen, uint64_t ttl_ms, uint32_t flags,
                            const char *const *tags, size_t ntags, uint64_t lease);
@@ -393,7 +509,8 @@ int shmc_set_leased_tagged(shmc_t *c, const void *key, size_t klen, const void *
  * and for leases (they die: a pending shmc_set_leased gets -ESTALE), but the
  * old value stays readable through shmc_get_stale until it is rewritten or
  * evicted: stale-while-revalidate. 0 when a live entry was invalidated,
- * -ENOENT when there was none (its lease, if any, still dies).
+ * -ENOENT when there was none (its lease, if any, still dies). Errors also
+ * as shmc_delete. Locks: the key's stripe lock. Thread-safe.
  */
 int shmc_invalidate(shmc_t *c, const void *key, size_t klen);
 
@@ -402,7 +519,8 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen);
  * was invalidated (shmc_invalidate, shmc_invalidate_tag) or expired, with
  * info->stale = 1 (info may be NULL). A cleared (shmc_clear) or deleted
  * entry is gone. Counted as stale_hits when stale; a stale answer has
- * info->ttl_ms = 0 (the value is invalid now).
+ * info->ttl_ms = 0 (the value is invalid now). Errors and locks as
+ * shmc_get.
  */
 int shmc_get_stale(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap,
                    size_t *vlen, shmc_item_info_t *info);
@@ -410,7 +528,8 @@ int shmc_get_stale(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
 /*
  * As shmc_set, storing the entry under up to SHMC_TAGS_MAX (4) tags
  * (non-empty strings of at most SHMC_TAG_MAX_LEN bytes, e.g. "product:123").
- * -EINVAL for NULL/empty/long tags or ntags over 4.
+ * -EINVAL for NULL/empty/long tags or ntags over 4. Other errors and locks
+ * as shmc_set.
  */
 int shmc_set_tagged(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
                     uint64_t ttl_ms, uint32_t flags, const char *const *tags, size_t ntags);
@@ -422,14 +541,17 @@ int shmc_set_tagged(shmc_t *c, const void *key, size_t klen, const void *val, si
  * readable through shmc_get_stale. Tags are kept in a table of 16384 words
  * by hash, so two tags may share a word: invalidating one then also
  * invalidates the other's entries (never the reverse: no entry is ever
- * served after its tag was invalidated). -EINVAL (bad tag), -EROFS.
+ * served after its tag was invalidated). Errors: -EINVAL (NULL c, bad
+ * tag), -EROFS. No -EDEADLK. Locks: none. Thread-safe.
  */
 int shmc_invalidate_tag(shmc_t *c, const char *tag);
 
 #define SHMC_TAGS_MAX 4u
 
 /* Text for a value returned by any shmc_* function (negative or positive
- * errno). Never NULL; the string is static. */
+ * errno): the library's own wording for its codes, the system's text
+ * (strerror) for errnos it passes through, "unknown error" otherwise.
+ * Never NULL; the string is static. Thread-safe. */
 const char *shmc_strerror(int err);
 
 /* ---- Inspection (for shmcache-tool and monitoring) --------------------- */
@@ -455,7 +577,9 @@ typedef struct shmc_info {
     uint32_t pad0;
 } shmc_info_t;
 
-/* Geometry and fill of the segment. Lock-free. */
+/* Geometry and fill of the segment (used_slots counts occupied slots
+ * without reading them, so a corrupt slot still counts). Errors: -EINVAL
+ * (NULL c or info). Locks: none. Thread-safe. */
 int shmc_info(shmc_t *c, shmc_info_t *info);
 
 typedef struct shmc_proc_info {
@@ -471,20 +595,52 @@ typedef struct shmc_proc_info {
 /* Call fn for each process that has a row in the process table (alive, or
  * dead and not yet folded into the totals). Liveness comes from an
  * open-file-description lock the kernel drops when the process dies, not
- * from the pid. */
+ * from the pid. fn returning non-zero stops the walk and that value is
+ * returned. On a writable handle, rows of dead processes met are folded
+ * into the totals afterwards. Errors: -EINVAL (NULL c or fn), -ENOMEM.
+ * Locks: no stripe lock (the handle's own mutex). Thread-safe. */
 int shmc_procs(shmc_t *c, int (*fn)(const shmc_proc_info_t *p, void *arg),
                void *arg);
 
 /* Verify the whole structure (header, every slot, every item reference,
  * every stripe's item log, counters) without changing anything; each stripe
  * is checked under its lock on a writable handle. fn (may be NULL) is called
- * with one line of text per problem. Returns the number of problems found. */
+ * with one line of text per problem. Returns the number of problems found
+ * (a stripe whose lock cannot be taken is one problem: "lock not
+ * obtained"), or -EINVAL (NULL c), -ENOMEM.
+ * Locks: each stripe's lock in turn on a writable handle (a suspect stripe
+ * fails at once, see CAVEATS), none on a read-only one. Thread-safe. */
 int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg),
                    void *arg);
 
+/* Flags of shmc_repair(). */
+#define SHMC_REPAIR_FORCE 0x1u /* repair even while other processes are attached */
+
+/*
+ * Rebuild the lock of every stripe whose lock cannot be taken - of a
+ * corrupt kind, failing at once, or held through a whole
+ * SHMC_LOCK_CENSUS_MS window by an owner that cannot be shown dead - and
+ * drop that stripe's entries (through their seqlocks: readers never see a
+ * half-dropped entry). Other stripes are not touched. fn (may be NULL) gets
+ * one line per stripe repaired. Returns the number of stripes repaired.
+ * Re-initialising a lock that another process holds or waits on is
+ * undefined, so without SHMC_REPAIR_FORCE this refuses with -EBUSY while
+ * any other process is attached (a live row of the process table); with
+ * it, the caller asserts that those processes are stuck or gone.
+ * Takes each stripe's lock with trylock only; waits at most
+ * SHMC_LOCK_CENSUS_MS in all. Errors: -EINVAL (NULL c, unknown flags),
+ * -EROFS (read-only handle), -EBUSY (others attached, no FORCE), -ENOMEM.
+ * Thread-safe, but meant for an operator's tool (shmcache-tool check
+ * --repair), not for workers.
+ */
+int64_t shmc_repair(shmc_t *c, unsigned flags, void (*fn)(const char *line, void *arg),
+                    void *arg);
+
 /* Whether the object at path (e.g. "/dev/shm/x") begins with a shmcache
  * header; fills *info from the header alone when it does. 1 yes, 0 no,
- * negative errno when it cannot be read. Used by `shmcache-tool list`. */
+ * negative errno when it cannot be read (-EINVAL for NULL path, else the
+ * open's errno: -ENOENT, -EACCES, ...). Does not attach. Used by
+ * `shmcache-tool list`. Locks: none. */
 int shmc_probe(const char *path, shmc_info_t *info);
 
 /* ---- Near cache (per-process, liburcu) ---------------------------------
@@ -588,8 +744,10 @@ int shmc_near_enable(shmc_t *c, size_t max_bytes);
  * Returns 0 with *view filled; -ENOENT on a miss (absent, expired, cleared,
  * invalidated; a local copy of the key is dropped); -ENOTSUP when the near
  * cache is not enabled on c; -EINVAL (NULL c, key or view, empty key);
- * -E2BIG (key longer than max_key_len); -ENOMEM; -EDEADLK, -EBUSY as
- * shmc_get. On error *view is zeroed (releasing it is a harmless no-op).
+ * -E2BIG (key longer than max_key_len); -ENOMEM; -EBUSY (meaning 1 as
+ * shmc_get, or meaning 3: the value kept changing while it was copied);
+ * -EDEADLK, -EBADMSG as shmc_get. On error *view is zeroed (releasing it is
+ * a harmless no-op). Locks: as shmc_get.
  * Thread-safe and lock-free on a hit; never blocks longer than shmc_get
  * (or a concurrent fork() in another thread). The caller owns one
  * reference: release every successful view exactly once.

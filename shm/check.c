@@ -206,7 +206,12 @@ int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg), void *
         if (shm_writable(c)) {
             int r = shm_lock(c, s);
             if (r) {
-                problem(&rp, "stripe %u: lock not obtained: %s", s, shmc_strerror(r));
+                problem(&rp, "stripe %u: lock not obtained: %s", s,
+                        r == -EBADMSG   ? "the lock is corrupt (no longer a robust, shared mutex): "
+                                          "check --repair rebuilds it"
+                        : r == -EDEADLK ? "held by a stuck process or a corrupt lock word: "
+                                          "check --repair rebuilds it"
+                                        : shmc_strerror(r));
                 continue;
             }
             locked = true;

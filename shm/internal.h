@@ -66,6 +66,11 @@ struct shmc {
     uint64_t journal_bytes;
     uint32_t journal_flags;
     _Atomic bool relay_claimed;   /* this handle holds shmc_relay_claim */
+
+    /* What this process learnt about each stripe's lock (lock.c). */
+    struct shm_lockstate *lockst;
+    _Atomic uint32_t census_running;
+    _Atomic uint32_t lock_timeouts;   /* full bounded waits that timed out */
 };
 
 /* ---- hash.c */
@@ -101,6 +106,18 @@ int  shm_lock(shmc_t *c, uint32_t stripe);
 int  shm_mutex_lock_bounded(pthread_mutex_t *m);
 void shm_unlock(shmc_t *c, uint32_t stripe);
 void shm_wipe_stripe_locked(shmc_t *c, uint32_t stripe);
+int  shm_lock_init(pthread_mutex_t *m);
+int  shm_locks_init(shmc_t *c);
+void shm_locks_free(shmc_t *c);
+bool shm_stripe_suspect(const shmc_t *c, uint32_t s);
+uint32_t shm_locks_find_bad(shmc_t *c, uint8_t *bad);
+int  shm_lock_reinit(shmc_t *c, uint32_t s);
+uint32_t shm_pidns(void);
+
+/* ---- error.c: the detail behind shmc_open_error() */
+void shm_open_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shm_open_error_clear(void);
+const char *shm_fmt_size(uint64_t v, char *buf, size_t cap);
 /* A change to a stripe's state, bracketed: the dirty word is set for its
  * duration, so that a holder killed inside it gets the stripe wiped by the
  * next locker (lock.c), and one killed outside any change costs nothing.
@@ -146,6 +163,8 @@ static inline struct shm_proc *shm_row(shmc_t *c, bool *shared)
     return shm_row_slow(c, shared);
 }
 uint32_t shm_procs_sum(shmc_t *c, struct shm_proc *sum);
+/* Whether every live row records pid namespace ns (lock.c's owner check). */
+bool shm_procs_all_in_pidns(shmc_t *c, uint32_t ns);
 /* Bump a counter of the calling thread's row (atomic when shared). */
 static inline void shm_row_bump(struct shm_proc *r, bool shared, a64 *f)
 {

@@ -163,7 +163,7 @@ struct shm_proc {
     a32 state;          /* ROW_FREE or ROW_LIVE */
     a32 pid;
     a32 primary;        /* 1 for the row a handle claims at open */
-    a32 pad;
+    a32 pidns;          /* inode of its /proc/self/ns/pid; 0 unknown */
 #define X(n) a64 n;
     SHMC_ROW_COUNTERS(X)
 #undef X

@@ -118,9 +118,10 @@ static int snap_entry(shmc_t *c, uint64_t idx, uint32_t gen, bool all, uint8_t *
 
 int shmc_iterate_ex(shmc_t *c, unsigned flags, int (*fn)(const shmc_entry_t *e, void *arg), void *arg)
 {
-    if (!c || !fn || (flags & ~SHMC_ITER_STALE))
+    if (!c || !fn || (flags & ~(SHMC_ITER_STALE | SHMC_ITER_SKIPPED)))
         return -EINVAL;
     bool all = flags & SHMC_ITER_STALE;
+    bool report_skipped = flags & SHMC_ITER_SKIPPED;
     uint8_t *kbuf = malloc(c->max_key + 8);
     if (!kbuf)
         return -ENOMEM;
@@ -136,15 +137,22 @@ int shmc_iterate_ex(shmc_t *c, unsigned flags, int (*fn)(const shmc_entry_t *e, 
                 if (r == -EBUSY && shm_writable(c)) {
                     /* A writer kept the slot busy: read it under the lock. */
                     int lr = shm_lock(c, s);
-                    if (lr) {
+                    if (lr && !report_skipped) {
                         ret = lr;
                         break;
                     }
-                    r = snap_entry(c, idx, gen, all, kbuf, &e);
-                    shm_unlock(c, s);
+                    if (!lr) {
+                        r = snap_entry(c, idx, gen, all, kbuf, &e);
+                        shm_unlock(c, s);
+                    }
                 }
                 if (r == 1) {
                     e.key = kbuf;
+                    ret = fn(&e, arg);
+                } else if (r < 0 && report_skipped) {
+                    /* A slot that could not be read (corrupt, or busy). */
+                    memset(&e, 0, sizeof(e));
+                    e.state = SHMC_ENTRY_SKIPPED;
                     ret = fn(&e, arg);
                 }
             }

@@ -103,6 +103,7 @@ static int32_t claim_row_mu(shmc_t *c, bool primary)
             if (LD(&r->state) != ROW_FREE)
                 fold_row(c, r); /* leftovers of a dead process */
             ST(&r->pid, (uint32_t)getpid());
+            ST(&r->pidns, shm_pidns());
             ST(&r->primary, primary ? 1u : 0u);
             atomic_store_explicit(&r->state, ROW_LIVE, memory_order_release);
             c->owned[i / 8] = (uint8_t)(c->owned[i / 8] | (1u << (i % 8)));
@@ -441,4 +442,23 @@ int shmc_procs(shmc_t *c, int (*fn)(const shmc_proc_info_t *p, void *arg), void 
     free(pi);
     free(dead);
     return ret;
+}
+
+/* Under HMU(c), like every reader of c->owned. Called by lock.c while no
+ * stripe lock is held (HMU is never held while taking a stripe lock). */
+bool shm_procs_all_in_pidns(shmc_t *c, uint32_t ns)
+{
+    bool all = true;
+    if (c->mu)
+        pthread_mutex_lock(HMU(c));
+    for (int32_t i = 0; i < (int32_t)c->proc_slots && all; i++) {
+        struct shm_proc *r = &c->procs[i];
+        if (atomic_load_explicit(&r->state, memory_order_acquire) != ROW_LIVE)
+            continue;
+        if (LD(&r->pidns) != ns && row_alive(c, i))
+            all = false;
+    }
+    if (c->mu)
+        pthread_mutex_unlock(HMU(c));
+    return all;
 }

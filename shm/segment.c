@@ -3,12 +3,15 @@
  *
  * Invariants:
  *  - A name only ever refers to a fully built segment. A creator builds the
- *    segment under a private temporary name, reserves all its memory
+ *    segment as an unnamed O_TMPFILE object (or, where that is missing,
+ *    under a private flock-held name), reserves all its memory
  *    (posix_fallocate: a full /dev/shm fails here, not as SIGBUS later),
- *    writes READY last, and only then link()s it under the real name; link
+ *    writes READY last, and only then links it under the real name; link
  *    fails when the name exists, so racing creators end up sharing one
- *    segment. A creator killed half-way leaves a temporary object that no
- *    one attaches to; the next creator removes it (its flock is free).
+ *    segment. No creator can remove another's object: an unnamed one cannot
+ *    be found, a named one is swept only when unlocked and old
+ *    (sweep_orphans). A creator killed half-way leaves nothing (O_TMPFILE)
+ *    or a private name that a later creator sweeps.
  *  - Attach treats the segment as untrusted input: owner, mode and size from
  *    fstat, then magic, layout version, layout fingerprint, header checksum,
  *    size and geometry are all checked before any other part is used, and
@@ -137,39 +140,63 @@ static void place(struct geometry *g)
     g->size += shm_align_up(shm_journal_region(g->journal_bytes), 4096);
 }
 
+/* A configuration that cannot be built: -EINVAL, with the constraint, the
+ * numbers and the fix in shmc_open_error(). Fields are named as in
+ * shmc_config_t (shmcache-tool maps them to its options). */
 static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
 {
     shmc_config_t d;
     shmc_config_init(&d);
     if (!cfg)
         cfg = &d;
+    char a[32], b[32];
     uint64_t cap = cfg->capacity ? cfg->capacity : d.capacity;
-    if (cap > SHMC_CAPACITY_MAX)
+    if (cap > SHMC_CAPACITY_MAX) {
+        shm_open_error("capacity %llu is over the limit of %llu entries: lower capacity",
+                       (unsigned long long)cap, (unsigned long long)SHMC_CAPACITY_MAX);
         return -EINVAL;
+    }
     g->capacity = cap;
-    if (cfg->max_key_len == 0 || cfg->max_key_len > SHMC_KEY_MAX)
+    if (cfg->max_key_len == 0 || cfg->max_key_len > SHMC_KEY_MAX) {
+        shm_open_error("max_key_len %u is outside 1..%u: set max_key_len within it",
+                       cfg->max_key_len, SHMC_KEY_MAX);
         return -EINVAL;
-    if (cfg->max_value_len == 0 || cfg->max_value_len > SHMC_VALUE_MAX)
+    }
+    if (cfg->max_value_len == 0 || cfg->max_value_len > SHMC_VALUE_MAX) {
+        shm_open_error("max_value_len %u is outside 1..%u (1.00 GiB): set max_value_len within it",
+                       cfg->max_value_len, SHMC_VALUE_MAX);
         return -EINVAL;
-    if (cfg->mode & ~0777u)
+    }
+    if (cfg->mode & ~0777u) {
+        shm_open_error("mode 0%o has bits beyond the permission bits 0777: use e.g. 0600 or 0660",
+                       cfg->mode);
         return -EINVAL;
+    }
     g->max_key = cfg->max_key_len;
     g->max_val = cfg->max_value_len;
     g->mode = cfg->mode ? cfg->mode : 0600;
     g->buckets = index_buckets(cap);
     uint64_t memory = cfg->memory ? cfg->memory : cap * 256;
-    if (memory > (1ull << 44))
+    if (memory > (1ull << 44)) {
+        shm_open_error("memory %s is over the limit of 16.00 TiB: lower memory",
+                       shm_fmt_size(memory, a, sizeof(a)));
         return -EINVAL;
+    }
     uint64_t max_item = shm_item_size(g->max_key, g->max_val, SHMC_TAGS_MAX);
     uint32_t s;
     if (cfg->stripes) {
         s = cfg->stripes;
-        if (!is_pow2(s) || s > SHMC_STRIPES_MAX)
+        if (!is_pow2(s) || s > SHMC_STRIPES_MAX) {
+            shm_open_error("stripes %u must be a power of two of at most %u: choose such a "
+                           "stripes, or 0 to let it choose", s, SHMC_STRIPES_MAX);
             return -EINVAL;
-        if (memory / s < max_item)
-            return -EINVAL; /* a stripe's memory must hold the largest item */
-        if (memory / s > SHMC_STRIPE_BYTES_MAX)
-            return -EINVAL; /* a slot addresses 32 GiB of its stripe */
+        }
+        if (memory / s > SHMC_STRIPE_BYTES_MAX) {
+            shm_open_error("memory %s over %u stripes gives stripes over 32 GiB (a slot "
+                           "addresses 32 GiB of its stripe): raise stripes, or 0 to let it choose",
+                           shm_fmt_size(memory, a, sizeof(a)), s);
+            return -EINVAL;
+        }
         if (g->buckets < 2 * (uint64_t)s)
             g->buckets = 2 * (uint64_t)s; /* every key gets a second bucket */
     } else {
@@ -180,19 +207,31 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
             s >>= 1;
         while (s > 1 && memory / s < 2 * max_item)
             s >>= 1;
-        if (memory / s < max_item)
-            return -EINVAL;
+        /* Past 32 GiB a stripe's slots cannot address it: more stripes. */
         while (memory / s > SHMC_STRIPE_BYTES_MAX && s < SHMC_STRIPES_MAX)
             s <<= 1;
-        if (memory / s > SHMC_STRIPE_BYTES_MAX)
+        if (memory / s > SHMC_STRIPE_BYTES_MAX) {
+            shm_open_error("memory %s needs stripes of over 32 GiB: lower memory",
+                           shm_fmt_size(memory, a, sizeof(a)));
             return -EINVAL;
+        }
         if (g->buckets < 2 * (uint64_t)s)
             g->buckets = 2 * (uint64_t)s;
     }
     g->stripes = s;
     g->stripe_bytes = (memory / s) & ~(uint64_t)(SHMC_CACHELINE - 1);
-    if (g->stripe_bytes < max_item)
+    if (g->stripe_bytes < max_item) {
+        /* A stripe's memory must hold the largest item (key, value, tags
+         * and header), or a set of a legal value could never succeed. */
+        shm_open_error("max value %s does not fit a stripe of %s (%llu bytes of item memory "
+                       "over %u stripe%s; the largest item takes %llu bytes): raise memory or "
+                       "lower max_value_len%s",
+                       shm_fmt_size(g->max_val, a, sizeof(a)),
+                       shm_fmt_size(g->stripe_bytes, b, sizeof(b)), (unsigned long long)memory, s,
+                       s == 1 ? "" : "s", (unsigned long long)max_item,
+                       cfg->stripes > 1 ? " or stripes" : "");
         return -EINVAL;
+    }
     g->memory = g->stripe_bytes * s;
     /* journal */
     if (cfg->journal_flags & ~SHMC_JOURNAL_WRITES || (cfg->journal_flags && !cfg->journal_bytes))
@@ -291,21 +330,6 @@ static void handle_from_geometry(shmc_t *c, const struct geometry *g)
     c->journal = g->journal_off ? (struct shm_journal *)(void *)(c->base + g->journal_off) : NULL;
     c->journal_bytes = g->journal_bytes;
     c->journal_flags = g->journal_flags;
-}
-
-static int init_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-    int r = pthread_mutexattr_init(&a);
-    if (r)
-        return -r;
-    r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (!r)
-        r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (!r)
-        r = pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-    return -r;
 }
 
 static uint64_t random_seed(void)
@@ -412,7 +436,7 @@ static int build(uint8_t *base, const struct geometry *g)
      * log empty. Only the locks need initialising. */
     struct shm_stripe *st = (struct shm_stripe *)(void *)(base + g->stripes_off);
     for (uint32_t i = 0; i < g->stripes; i++) {
-        int r = init_mutex(&st[i].lock);
+        int r = shm_lock_init(&st[i].lock);
         if (r)
             return r;
         ST(&st[i].cas_next, 1);
@@ -423,7 +447,7 @@ static int build(uint8_t *base, const struct geometry *g)
         ST(&rows[i].cas_next, 1);
     if (g->journal_off) { /* journal */
         struct shm_journal *j = (struct shm_journal *)(void *)(base + g->journal_off);
-        int r = init_mutex(&j->lock);
+        int r = shm_lock_init(&j->lock);
         if (r || (r = shm_journal_build(j)))
             return r;
     }
@@ -432,8 +456,15 @@ static int build(uint8_t *base, const struct geometry *g)
     return 0;
 }
 
-/* Remove temporary objects of creators that died while building. Their
- * flock is gone with them; a live creator still holds it. */
+/* Remove temporary objects of creators that died while building (only the
+ * named fallback below leaves any). An object qualifies only when nobody
+ * holds its flock AND it was last changed more than SHMC_ORPHAN_AGE_S
+ * ago: a live creator takes its flock right after creating the file, so
+ * the only window in which a live creator's file is unlocked is the few
+ * instructions between open and flock - far shorter than the age bound.
+ * (Sweeping on the flock alone removed files in exactly that window: the
+ * creator's link() then failed with ENOENT.) */
+#define SHMC_ORPHAN_AGE_S 60
 static void sweep_orphans(void)
 {
     DIR *d = opendir(SHM_DIR);
@@ -441,6 +472,8 @@ static void sweep_orphans(void)
         return;
     struct dirent *e;
     char path[PATH_BYTES + 64];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1))
             continue;
@@ -449,35 +482,83 @@ static void sweep_orphans(void)
         if (fd < 0)
             continue;
         struct stat sb;
-        if (fstat(fd, &sb) == 0 && sb.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        if (fstat(fd, &sb) == 0 && sb.st_uid == geteuid() &&
+            now.tv_sec - sb.st_mtim.tv_sec > SHMC_ORPHAN_AGE_S &&
+            now.tv_sec - sb.st_ctim.tv_sec > SHMC_ORPHAN_AGE_S &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0)
             unlink(path);
         close(fd);
     }
     closedir(d);
 }
 
-/* Create under a temporary name; on success *fdp and *basep hold the new,
- * linked segment. -EEXIST when the name appeared meanwhile. */
+/* Give the built object its name. 0, -EEXIST when the name appeared
+ * meanwhile, or another -errno. */
+static int publish(int fd, const char *tmp, const char *path)
+{
+    if (tmp[0]) {
+        if (link(tmp, path) != 0)
+            return -errno;
+        unlink(tmp);
+        return 0;
+    }
+    /* An O_TMPFILE object: /proc/self/fd needs no privilege; AT_EMPTY_PATH
+     * (CAP_DAC_READ_SEARCH) serves where /proc is not mounted. */
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    int err = errno;
+    if (err == EEXIST)
+        return -EEXIST;
+    if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+        return 0;
+    return errno == EEXIST ? -EEXIST : -err;
+}
+
+/*
+ * Create the segment under no name or a private one; on success *fdp and
+ * *basep hold the new, linked segment. -EEXIST when the name appeared
+ * meanwhile (the caller attaches that one instead).
+ *
+ * The object is made with O_TMPFILE: it has no name until link, so no
+ * other process can open, sweep or attach it half-built, and a creator
+ * that dies leaves nothing behind. Where O_TMPFILE is not supported the
+ * fallback is a private name whose flock the creator holds while building,
+ * swept by others only once it is both unlocked and old (sweep_orphans).
+ */
 static int create_segment(const char *path, const struct geometry *g, bool populate, int *fdp,
                           uint8_t **basep)
 {
-    char tmp[PATH_BYTES + 64];
-    static _Atomic uint32_t counter;
-    snprintf(tmp, sizeof(tmp), SHM_DIR TMP_PREFIX "%d-%u-%llx", (int)getpid(),
-             atomic_fetch_add(&counter, 1), (unsigned long long)(random_seed() & 0xffffffu));
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    char tmp[PATH_BYTES + 64] = "";
+    sweep_orphans();
+    int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT)) {
+        static _Atomic uint32_t counter;
+        snprintf(tmp, sizeof(tmp), SHM_DIR TMP_PREFIX "%d-%u-%llx", (int)getpid(),
+                 atomic_fetch_add(&counter, 1), (unsigned long long)(random_seed() & 0xffffffu));
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (fd < 0)
         return -errno;
     int r = 0;
     uint8_t *base = MAP_FAILED;
-    if (flock(fd, LOCK_EX) != 0 || fchmod(fd, g->mode) != 0) {
+    if ((tmp[0] && flock(fd, LOCK_EX) != 0) || fchmod(fd, g->mode) != 0) {
         r = -errno;
         goto fail;
     }
     /* posix_fallocate returns the error instead of setting errno. */
     r = posix_fallocate(fd, 0, (off_t)g->size);
     if (r) {
-        r = (r == EFBIG || r == ENOSPC) ? -ENOSPC : -r;
+        if (r == EFBIG || r == ENOSPC) {
+            char a[32];
+            shm_open_error("no room in " SHM_DIR " for a segment of %s: free space there, or "
+                           "lower capacity or memory",
+                           shm_fmt_size(g->size, a, sizeof(a)));
+            r = -ENOSPC;
+        } else {
+            r = -r;
+        }
         goto fail;
     }
     /* Prefaulted like an attach (see attach_segment): the creator is often
@@ -490,19 +571,19 @@ static int create_segment(const char *path, const struct geometry *g, bool popul
     r = build(base, g);
     if (r)
         goto fail;
-    if (link(tmp, path) != 0) {
-        r = -errno;
+    r = publish(fd, tmp, path);
+    if (r)
         goto fail;
-    }
-    unlink(tmp);
-    flock(fd, LOCK_UN);
+    if (tmp[0])
+        flock(fd, LOCK_UN);
     *fdp = fd;
     *basep = base;
     return 0;
 fail:
     if (base != MAP_FAILED)
         munmap(base, g->size);
-    unlink(tmp);
+    if (tmp[0])
+        unlink(tmp);
     close(fd);
     return r;
 }
@@ -525,11 +606,16 @@ static int attach_segment(shmc_t *c, const char *path, const shmc_config_t *cfg,
         goto fail;
     }
     if (sb.st_uid != geteuid() && !(c->flags & SHMC_ANY_OWNER)) {
+        shm_open_error("%s is owned by uid %u, not by this process's uid %u: pass "
+                       "SHMC_ANY_OWNER (shmcache-tool --any-owner) if you trust its owner",
+                       path, (unsigned)sb.st_uid, (unsigned)geteuid());
         r = -EACCES;
         goto fail;
     }
     uint32_t allowed = (cfg && cfg->mode) ? (cfg->mode & 0777u) : 0600u;
     if ((uint32_t)(sb.st_mode & 0777) & ~allowed) {
+        shm_open_error("%s has mode 0%03o, wider than the 0%03o accepted: set cfg.mode to the "
+                       "widest mode you accept", path, (unsigned)(sb.st_mode & 0777), allowed);
         r = -EACCES;
         goto fail;
     }
@@ -572,22 +658,36 @@ fail:
 
 int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t **out)
 {
-    if (!out)
+    shm_open_error_clear();
+    if (!out) {
+        shm_open_error("out is NULL: pass the address of a shmc_t *");
         return -EINVAL;
+    }
     *out = NULL;
-    if (flags & ~(SHMC_CREATE | SHMC_EXCL | SHMC_RDONLY | SHMC_ANY_OWNER | SHMC_LAZY))
+    if (flags & ~(SHMC_CREATE | SHMC_EXCL | SHMC_RDONLY | SHMC_ANY_OWNER | SHMC_LAZY)) {
+        shm_open_error("unknown flags 0x%x: use SHMC_CREATE, SHMC_EXCL, SHMC_RDONLY, "
+                       "SHMC_ANY_OWNER, SHMC_LAZY",
+                       flags & ~(SHMC_CREATE | SHMC_EXCL | SHMC_RDONLY | SHMC_ANY_OWNER | SHMC_LAZY));
         return -EINVAL;
-    if ((flags & SHMC_EXCL) && !(flags & SHMC_CREATE))
+    }
+    if ((flags & SHMC_EXCL) && !(flags & SHMC_CREATE)) {
+        shm_open_error("SHMC_EXCL without SHMC_CREATE: add SHMC_CREATE or drop SHMC_EXCL");
         return -EINVAL;
-    if ((flags & SHMC_CREATE) && (flags & SHMC_RDONLY))
+    }
+    if ((flags & SHMC_CREATE) && (flags & SHMC_RDONLY)) {
+        shm_open_error("SHMC_CREATE with SHMC_RDONLY: a read-only handle cannot create; drop one");
         return -EINVAL;
+    }
     char path[PATH_BYTES];
     shmc_t *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     int r = shm_validate_name(name, path, sizeof(path), c->name, sizeof(c->name));
-    if (r)
+    if (r) {
+        shm_open_error("bad name: 1..%u bytes of printable ASCII after an optional leading '/', "
+                       "no other '/', not \".\" or \"..\"", SHMC_NAME_MAX);
         goto fail;
+    }
     c->flags = flags;
     c->fd = -1;
     c->primary_row = -1;
@@ -609,7 +709,6 @@ int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t
             if (r != -ENOENT)
                 break;
             /* A creating attacher accepts the mode it creates with. */
-            sweep_orphans();
             int fd = -1;
             uint8_t *base = NULL;
             r = create_segment(path, &want, !(flags & SHMC_LAZY), &fd, &base);
@@ -620,11 +719,13 @@ int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t
                 g = want;
                 break;
             }
-            if (r != -EEXIST)
+            if (r != -EEXIST && r != -ENOENT)
                 break;
-            if (flags & SHMC_EXCL)
+            if (r == -EEXIST && (flags & SHMC_EXCL))
                 goto fail;
-            /* Someone else linked it first: attach theirs. */
+            /* Someone else linked it first: attach theirs. (-ENOENT: our
+             * private name was swept after a stall of SHMC_ORPHAN_AGE_S:
+             * build again.) */
         }
         if (r)
             goto fail;
@@ -635,8 +736,11 @@ int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t
     }
     handle_from_geometry(c, &g);
     c->id = atomic_fetch_add(&g_handle_ids, 1);
-    r = shm_procs_attach(c);
+    r = shm_locks_init(c);
+    if (!r)
+        r = shm_procs_attach(c);
     if (r) {
+        shm_locks_free(c);
         munmap(c->base, c->size);
         close(c->fd);
         goto fail;
@@ -645,6 +749,32 @@ int shmc_open(const char *name, unsigned flags, const shmc_config_t *cfg, shmc_t
     return 0;
 fail:
     free(c);
+    if (!shmc_open_error()[0]) {
+        const char *n = name ? name : "(null)";
+        switch (r) {
+        case -ENOENT:
+            shm_open_error("no segment named %s: create it (SHMC_CREATE, or shmcache-tool create)", n);
+            break;
+        case -EBADMSG:
+            shm_open_error("%s is not a shmcache segment, or is truncated or corrupt: remove it "
+                           "(shmc_unlink) and create it again", n);
+            break;
+        case -EPROTO:
+            shm_open_error("%s was made by a shmcache of another layout version or build "
+                           "(this one writes layout %u): remove it, or open it with that build",
+                           n, SHMC_LAYOUT_VERSION);
+            break;
+        case -EEXIST:
+            shm_open_error("%s exists and SHMC_EXCL was given", n);
+            break;
+        case -EACCES:
+            shm_open_error("no permission to open %s (its mode or owner)", n);
+            break;
+        default:
+            shm_open_error("%s: %s", n, shmc_strerror(r));
+            break;
+        }
+    }
     return r;
 }
 
@@ -654,6 +784,7 @@ void shmc_close(shmc_t *c)
         return;
     shm_near_close(c);
     shm_procs_detach(c);
+    shm_locks_free(c);
     munmap(c->base, c->size);
     if (c->fd >= 0)
         close(c->fd);

@@ -94,15 +94,18 @@ int cmd_create(tool_args_t *a)
         return tool_usage_err(a, "--journal-writes needs --journal");
     int rc = shmc_open(name, SHMC_CREATE | SHMC_EXCL, &cfg, &c);
     if (rc == -EINVAL) {
-        if (cfg.memory < cfg.max_value_len)
-            tool_err("cannot create %s: %s (item memory %llu is smaller than "
-                     "the largest value %u: lower --max-value or raise "
-                     "--memory)", name, shmc_strerror(rc),
-                     (unsigned long long)cfg.memory, cfg.max_value_len);
-        else
-            tool_err("cannot create %s: %s (check the name and the geometry)",
-                     name, shmc_strerror(rc));
+        /* The library says which constraint failed, in shmc_config_t's
+         * names; say it in this tool's options. */
+        char why[512];
+        tool_config_to_options(shmc_open_error(), why, sizeof why);
+        tool_err("cannot create %s: %s", name, why[0] ? why : shmc_strerror(rc));
         return EXIT_USAGE;
+    }
+    if (rc < 0 && shmc_open_error()[0]) {
+        char why[512];
+        tool_config_to_options(shmc_open_error(), why, sizeof why);
+        tool_err("cannot create %s: %s (%s)", name, shmc_strerror(rc), why);
+        return EXIT_NOOPEN;
     }
     if (rc < 0) {
         tool_err("cannot create %s: %s", name, shmc_strerror(rc));
@@ -291,11 +294,16 @@ typedef struct inval_counts {
     uint64_t placeholders;  /* SHMC_ENTRY_NOVALUE: a lease and no value */
     uint64_t leased;        /* SHMC_ENTRY_LEASED: a lease outstanding */
     uint64_t tagged;        /* SHMC_ENTRY_TAGGED */
+    uint64_t skipped;       /* SHMC_ENTRY_SKIPPED: slots that could not be read */
 } inval_counts_t;
 
 static int count_entry(const shmc_entry_t *e, void *arg)
 {
     inval_counts_t *n = arg;
+    if (e->state & SHMC_ENTRY_SKIPPED) {
+        n->skipped++;
+        return 0;
+    }
     n->entries++;
     n->stale += (e->state & SHMC_ENTRY_STALE) != 0;
     n->placeholders += (e->state & SHMC_ENTRY_NOVALUE) != 0;
@@ -339,8 +347,8 @@ int cmd_info(tool_args_t *a)
     /* One walk over every slot, stale entries and placeholders included.
      * A walk that fails (a corrupt slot, a writer that never lets go of
      * one) leaves the counts out: the rest is printed, then exit 1. */
-    inval_counts_t ic = { 0, 0, 0, 0, 0 };
-    int walk = shmc_iterate_ex(c, SHMC_ITER_STALE, count_entry, &ic);
+    inval_counts_t ic = { 0, 0, 0, 0, 0, 0 };
+    int walk = shmc_iterate_ex(c, SHMC_ITER_STALE | SHMC_ITER_SKIPPED, count_entry, &ic);
     shmc_close(c);
     double hit = tool_ratio(st.get_hits, st.cmd_get);
     double mem = tool_ratio(st.bytes, st.limit_maxbytes);
@@ -371,6 +379,7 @@ int cmd_info(tool_args_t *a)
             json_kv_u64(&j, "lease_placeholders", ic.placeholders);
             json_kv_u64(&j, "leased_entries", ic.leased);
             json_kv_u64(&j, "tagged_entries", ic.tagged);
+            json_kv_u64(&j, "skipped_slots", ic.skipped);
         } else {
             json_key(&j, "stale_entries");
             json_null(&j);
@@ -379,6 +388,8 @@ int cmd_info(tool_args_t *a)
             json_key(&j, "leased_entries");
             json_null(&j);
             json_key(&j, "tagged_entries");
+            json_null(&j);
+            json_key(&j, "skipped_slots");
             json_null(&j);
         }
         json_obj_end(&j);
@@ -455,7 +466,13 @@ int cmd_info(tool_args_t *a)
                "%llu leased, %llu tagged\n",
                (unsigned long long)ic.stale, (unsigned long long)ic.placeholders,
                (unsigned long long)ic.leased, (unsigned long long)ic.tagged);
-    else
+    if (walk >= 0 && ic.skipped)
+        printf("skipped          %llu slots could not be read (corrupt, or a writer kept "
+               "them busy on this read-only handle): the counts above leave them out; "
+               "run `check`\n", (unsigned long long)ic.skipped);
+    else if (walk >= 0)
+        printf("skipped          0 slots\n");
+    if (walk < 0)
         printf("                 entry counts unavailable (see below)\n");
     printf("processes        %u attached, %zu in the table\n",
            st.attached_processes, procs.n);
@@ -535,16 +552,44 @@ static void collect_problem(const char *problem, void *arg)
     pr->line[pr->n++] = s;
 }
 
+static void print_repair(const char *line, void *arg)
+{
+    (void)arg;
+    printf("%s\n", line);
+}
+
 int cmd_check(tool_args_t *a)
 {
     const char *name = a->pos[0];
     shmc_t *c;
+    int repair = (a->seen & OPT_REPAIR) != 0;
+    if ((a->seen & OPT_FORCE) && !repair)
+        return tool_usage_err(a, "--force only goes with --repair");
     /* Read-write when permitted: stripes are then checked under their lock. */
     int rc = tool_try_open(a, name, 0, &c);
-    if (rc == -EACCES || rc == -EROFS)
+    if (!repair && (rc == -EACCES || rc == -EROFS))
         rc = tool_try_open(a, name, SHMC_RDONLY, &c);
     if (rc < 0)
         return tool_open_err(name, rc);
+    int64_t repaired = 0;
+    if (repair) {
+        repaired = shmc_repair(c, (a->seen & OPT_FORCE) ? SHMC_REPAIR_FORCE : 0,
+                               a->json ? NULL : print_repair, NULL);
+        if (repaired == -EBUSY) {
+            tool_err("%s: not repaired: other processes are attached (see `info`); stop "
+                     "them, or add --force if they are stuck or gone", name);
+            shmc_close(c);
+            return EXIT_FAIL;
+        }
+        if (repaired < 0) {
+            tool_err("%s: repair failed: %s", name, shmc_strerror((int)repaired));
+            shmc_close(c);
+            return EXIT_FAIL;
+        }
+        if (!a->json)
+            printf("%s: %lld stripe%s repaired\n", bare(name), (long long)repaired,
+                   repaired == 1 ? "" : "s");
+    }
     problems_t pr = { NULL, 0, 0, 0 };
     int64_t found = shmc_check(c, collect_problem, &pr);
     shmc_close(c);
@@ -562,6 +607,8 @@ int cmd_check(tool_args_t *a)
         json_kv_bytes(&j, "name", bare(name), strlen(bare(name)));
         json_kv_bool(&j, "ok", found == 0);
         json_kv_i64(&j, "problem_count", found);
+        if (repair)
+            json_kv_i64(&j, "stripes_repaired", repaired);
         json_key(&j, "problems");
         json_arr_begin(&j);
         for (size_t i = 0; i < pr.n; i++)

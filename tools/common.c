@@ -6,6 +6,7 @@
 #include "tool.h"
 #include "json.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -272,4 +273,53 @@ int tool_shm_path(const tool_args_t *a, const char *name, char *buf, size_t cap)
 double tool_ratio(uint64_t num, uint64_t den)
 {
     return den == 0 ? 0.0 : (double)num / (double)den;
+}
+
+/*
+ * Copy the library's shmc_open_error() text into buf with shmc_config_t's
+ * field names replaced by this tool's options, so that an error says what
+ * to type ("raise --memory"), not what to set in C. The library words its
+ * details "problem: fix"; only the fix (after the last ": ") names fields
+ * as things to change, so only that part is rewritten.
+ */
+void tool_config_to_options(const char *in, char *buf, size_t cap)
+{
+    const char *fix = strrchr(in, ':');
+    size_t head = fix && fix[1] == ' ' ? (size_t)(fix - in) : 0;
+    if (cap == 0)
+        return;
+    if (head >= cap)
+        head = cap - 1;
+    memcpy(buf, in, head);
+    buf[head] = '\0';
+    size_t o = head;
+    in += head;
+    static const struct { const char *field, *opt; } map[] = {
+        { "max_value_len", "--max-value" }, { "max_key_len", "--max-key" },
+        { "capacity", "--capacity" }, { "memory", "--memory" },
+        { "stripes", "--stripes" }, { "mode", "--mode" },
+    };
+    while (*in && o + 1 < cap) {
+        int done = 0;
+        /* Only whole words: "memory" in "item memory" is left alone when it
+         * is not a field name on its own (preceded by a letter or '_'). */
+        int word_start = o == 0 || !(isalnum((unsigned char)buf[o - 1]) || buf[o - 1] == '_');
+        for (size_t k = 0; word_start && k < sizeof map / sizeof map[0]; k++) {
+            size_t n = strlen(map[k].field);
+            if (strncmp(in, map[k].field, n) == 0 &&
+                !(isalnum((unsigned char)in[n]) || in[n] == '_')) {
+                size_t m = strlen(map[k].opt);
+                if (o + m + 1 > cap)
+                    break;
+                memcpy(buf + o, map[k].opt, m);
+                o += m;
+                in += n;
+                done = 1;
+                break;
+            }
+        }
+        if (!done)
+            buf[o++] = *in++;
+    }
+    buf[o] = '\0';
 }

@@ -49,9 +49,12 @@ static const tool_cmd_t commands[] = {
     { "stats", cmd_stats, 0, 1, 1, "stats NAME [--json]",
       "Every counter of shmc_stats_t, memcached names, one 'name value' per\n"
       "line.\n" },
-    { "check", cmd_check, 0, 1, 1, "check NAME [--json]",
+    { "check", cmd_check, OPT_REPAIR | OPT_FORCE, 1, 1, "check NAME [--repair [--force]] [--json]",
       "Verify the whole structure of the segment without changing it. Exit 0\n"
-      "when sound, 1 with one line per problem otherwise.\n" },
+      "when sound, 1 with one line per problem otherwise. With --repair,\n"
+      "first rebuild the lock of every stripe whose lock cannot be taken\n"
+      "(corrupt, or held by a stuck process) and drop that stripe's entries;\n"
+      "refused while other processes are attached, unless --force.\n" },
     { "clear", cmd_clear, OPT_YES, 1, 1, "clear NAME [--yes]",
       "Invalidate every entry at once (O(1)). Confirmation as for destroy.\n" },
     { "flush-expired", cmd_flush_expired, 0, 1, 1, "flush-expired NAME [--json]",
@@ -146,6 +149,8 @@ static const optdef_t optdefs[] = {
     { "no-overwrite", 0, OPT_NOOVERWRITE, 0, "keep live entries that exist" },
     { "all", 'a', OPT_ALL, 0, "also stale entries and lease placeholders" },
     { "stale", 0, OPT_STALE, 0, "also serve an invalidated or expired value" },
+    { "repair", 0, OPT_REPAIR, 0, "check: rebuild locks that cannot be taken" },
+    { "force", 0, OPT_FORCE, 0, "check --repair: even with other processes attached" },
     { "tag", 0, OPT_TAG, 1, "store under this tag (repeatable, at most 4)" },
     { "journal", 0, OPT_JOURNAL, 2, "keep an invalidation journal (=SIZE: its ring, default 1M)" },
     { "journal-writes", 0, OPT_JWRITES, 0, "journal stores too (write-invalidate)" },
@@ -214,6 +219,7 @@ static int set_option(tool_args_t *a, const optdef_t *o, const char *v)
     case OPT_NOOVERWRITE: a->no_overwrite = 1; return EXIT_OK;
     case OPT_ALL: a->all = 1; return EXIT_OK;
     case OPT_STALE: a->stale = 1; return EXIT_OK;
+    case OPT_REPAIR: case OPT_FORCE: return EXIT_OK; /* a->seen */
     case OPT_TAG:
         /* Checked (and decoded with -e) by the command, which knows whether
          * -e was given anywhere on the line. */

@@ -46,7 +46,9 @@ enum {
     OPT_STALE     = 1u << 18,
     OPT_TAG       = 1u << 19,
     OPT_JOURNAL   = 1u << 20, /* create --journal[=SIZE] (issue 12) */
-    OPT_JWRITES   = 1u << 21  /* create --journal-writes */
+    OPT_JWRITES   = 1u << 21, /* create --journal-writes */
+    OPT_REPAIR    = 1u << 22,
+    OPT_FORCE     = 1u << 23
 };
 
 /* The parsed command line of one command. */
@@ -91,6 +93,8 @@ int  tool_try_open(const tool_args_t *a, const char *name, unsigned flags,
                    shmc_t **out);
 int  tool_open(const tool_args_t *a, const char *name, unsigned flags,
                shmc_t **out);
+/* shmc_open_error() text with shmc_config_t names turned into options. */
+void tool_config_to_options(const char *in, char *buf, size_t cap);
 int  tool_open_err(const char *name, int err);
 int  tool_open_ro(const tool_args_t *a, const char *name, shmc_t **out);
 int  tool_confirm(const tool_args_t *a, const char *action, const char *name);

@@ -180,7 +180,7 @@ out_has '^invalidation +leases [0-9]+ granted, [0-9]+ rejected as stale, [0-9]+ 
 out_has '^ +[0-9]+ stale entries, 0 lease placeholders, 0 leased, [0-9]+ tagged$'
 out_has ' 4 tag invalidations$'
 expect 0 --json info "$S"
-json 'set(d["invalidation"]) == {"lease_grants", "lease_rejects", "lease_waits", "stale_hits", "tag_invalidations", "stale_entries", "lease_placeholders", "leased_entries", "tagged_entries"}'
+json 'set(d["invalidation"]) == {"lease_grants", "lease_rejects", "lease_waits", "stale_hits", "tag_invalidations", "stale_entries", "lease_placeholders", "leased_entries", "tagged_entries", "skipped_slots"}'
 json 'all(isinstance(v, int) and v >= 0 for v in d["invalidation"].values())'
 # stale: price, brief, bin, p:1, p:2, tagged\x01; tagged: p:1..4, tagged\x01
 json 'd["invalidation"]["tag_invalidations"] == 4 and d["invalidation"]["stale_entries"] == 6 and d["invalidation"]["tagged_entries"] == 5'

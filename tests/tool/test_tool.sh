@@ -82,7 +82,7 @@ expect 3 destroy "$J" --yes
 
 # ---- create -------------------------------------------------------------
 
-expect 2 create "$S" --capacity 1024 --memory 64K --max-value 1M;  err_has 'smaller than the largest value'
+expect 2 create "$S" --capacity 1024 --memory 64K --max-value 1M;  err_has 'max value 1.00 MiB does not fit a stripe of 64.00 KiB'; err_has 'raise --memory or lower --max-value$'
 expect 0 create "$S" --capacity 1024 --memory 1M --max-value 64K --mode 0600
 out_has "^created $S: 1024 entries"
 expect 3 create "$S";          err_has "cannot create $S"
