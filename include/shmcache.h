@@ -80,10 +80,15 @@
 extern "C" {
 #endif
 
+/* The release version: written here only. The Makefile reads these three
+ * lines (soname, shmcache.pc), and the string is built from them. */
 #define SHMC_VERSION_MAJOR 0
 #define SHMC_VERSION_MINOR 1
 #define SHMC_VERSION_PATCH 0
-#define SHMC_VERSION_STRING "0.1.0"
+#define SHMC_VERSION_STR_(x) #x
+#define SHMC_VERSION_STR(x) SHMC_VERSION_STR_(x)
+#define SHMC_VERSION_STRING SHMC_VERSION_STR(SHMC_VERSION_MAJOR) "." \
+    SHMC_VERSION_STR(SHMC_VERSION_MINOR) "." SHMC_VERSION_STR(SHMC_VERSION_PATCH)
 
 /* Flags of shmc_open(). */
 #define SHMC_CREATE    0x01u  /* create the segment when it does not exist */
