@@ -35,12 +35,15 @@ const stat_field_t tool_stat_fields[] = { STAT_FIELDS(F64, F32) };
 
 const size_t tool_stat_nfields = sizeof tool_stat_fields / sizeof tool_stat_fields[0];
 
-/* Each entry adds its field's size, or a number no struct reaches when the
- * width in the list is not the field's. */
+/* A struct with one char array per entry, as long as the field when the
+ * width in the list is the field's and 1 MiB when not: its size equals
+ * sizeof(shmc_stats_t) only when the list has every field, each at its
+ * width (char arrays: no padding). */
 #define MEMBER_SIZE(n) sizeof(((shmc_stats_t *)0)->n)
-#define SZ64(n) +(MEMBER_SIZE(n) == 8 ? 8u : 1u << 20)
-#define SZ32(n) +(MEMBER_SIZE(n) == 4 ? 4u : 1u << 20)
-_Static_assert(0u STAT_FIELDS(SZ64, SZ32) == sizeof(shmc_stats_t),
+#define SZ64(n) char n[MEMBER_SIZE(n) == 8 ? 8 : 1 << 20];
+#define SZ32(n) char n[MEMBER_SIZE(n) == 4 ? 4 : 1 << 20];
+struct stat_fields_size { STAT_FIELDS(SZ64, SZ32) };
+_Static_assert(sizeof(struct stat_fields_size) == sizeof(shmc_stats_t),
                "shmc_stats_t and STAT_FIELDS differ: update the list");
 #undef SZ64
 #undef SZ32
