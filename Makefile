@@ -64,6 +64,11 @@ EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
 TOOL     := $(BUILD)/shmcache-tool
+# The tool and the Python extension link the static library, so they run
+# from build/ as they are. SHARED_PROGS=1 links them against
+# libshmcache.so.0 instead, as a distribution wants (debian/rules does).
+PROG_DEP := $(if $(SHARED_PROGS),$(LIB_SO),$(LIB_A))
+PROG_LIB := $(if $(SHARED_PROGS),-L$(BUILD) -lshmcache,$(LIB_A))
 BENCH    := $(BUILD)/shmcache-bench
 
 PY      ?= /usr/bin/python3
@@ -112,8 +117,8 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
-$(TOOL): $(wildcard tools/*.c tools/*.h) $(LIB_A)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
+$(TOOL): $(wildcard tools/*.c tools/*.h) $(PROG_DEP)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(PROG_LIB) $(LDLIBS)
 
 $(BENCH): $(wildcard bench/*.c bench/*.h) $(LIB_A)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lmemcached -lhiredis -lm $(LDLIBS)
@@ -122,10 +127,10 @@ $(BENCH): $(wildcard bench/*.c bench/*.h) $(LIB_A)
 # the pure-Python package files are copied beside it.
 python: $(PYEXT)
 
-$(PYEXT): $(wildcard python/shmcache/*.c python/shmcache/*.h python/shmcache/*.py) $(LIB_A)
+$(PYEXT): $(wildcard python/shmcache/*.c python/shmcache/*.h python/shmcache/*.py) $(PROG_DEP)
 	@mkdir -p $(PYDIR)/shmcache
 	cp python/shmcache/*.py $(PYDIR)/shmcache/
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -shared $$($(PY)-config --includes) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -shared $$($(PY)-config --includes) -o $@ $(filter %.c,$^) $(PROG_LIB) $(LDLIBS)
 
 test-python: deps-python python
 	PYTHONPATH=$(abspath $(PYDIR)) $(PY) -m unittest discover -s python/tests -t python -v

@@ -62,8 +62,13 @@ LD_LIBRARY_PATH="$root/usr/lib/$multiarch" ldd "$root/prog" | grep -q "$root/usr
     || fail "program is not linked against the unpacked libshmcache.so.0"
 echo "== program built with pkg-config ran: $out"
 
-"$root/usr/bin/shmcache-tool" --version | grep -qx "shmcache-tool $version" || fail "shmcache-tool --version"
-v=$(PYTHONPATH="$root/usr/lib/python3/dist-packages" python3 -c 'import shmcache; print(shmcache.__version__)')
+# The tool and the extension use the unpacked libshmcache.so.0, not a copy.
+LD_LIBRARY_PATH="$root/usr/lib/$multiarch" ldd "$root/usr/bin/shmcache-tool" \
+    | grep -q "$root/usr/lib/$multiarch/libshmcache.so.0" || fail "shmcache-tool is not linked against libshmcache.so.0"
+LD_LIBRARY_PATH="$root/usr/lib/$multiarch" "$root/usr/bin/shmcache-tool" --version \
+    | grep -qx "shmcache-tool $version" || fail "shmcache-tool --version"
+v=$(LD_LIBRARY_PATH="$root/usr/lib/$multiarch" PYTHONPATH="$root/usr/lib/python3/dist-packages" \
+    python3 -c 'import shmcache; print(shmcache.__version__)')
 [ "$v" = "$version" ] || fail "python module says $v"
 echo "== shmcache-tool and the python module run from the unpacked root"
 echo "deb: 1 passed, 0 failed"
