@@ -5,7 +5,18 @@
 #   make demo       the product-price scenario (examples/prices.c)
 #   make SAN=asan test   the suite under AddressSanitizer + UBSan (build-asan/)
 #   make SAN=tsan test-threads   the threaded tests under ThreadSanitizer
-#   make install PREFIX=/usr/local DESTDIR=
+#   make check      the same as make test (the name packagers expect)
+#   make install PREFIX=/usr/local DESTDIR=   library, header, shmcache.pc,
+#                   tool, man page (builds only those; never bench or chaos)
+#   make deb        the Debian packages (debian/), into build/deb/
+#   make deb-test   build them, list them, unpack into a temporary root and
+#                   compile a program there with pkg-config (slow: CI only)
+# Build deps: make test, demo, bench install the Debian packages they need
+# with apt-get when run as root (scripts/deps.sh); as another user they print
+# the apt-get command instead. SHMC_NO_APT=1 turns the installs off: the
+# script then only checks and says what is missing.
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
+# honoured (dpkg-buildflags sets all three).
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -15,12 +26,15 @@ MANDIR  ?= $(PREFIX)/share/man
 PKGDIR  ?= $(LIBDIR)/pkgconfig
 
 CC      ?= cc
-VERSION := 0.1.0
-SOMAJOR := 0
+# The version is written once, in include/shmcache.h.
+VERSION := $(shell sed -n 's/^\#define SHMC_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' include/shmcache.h | paste -sd.)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 WARN    := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -fPIC $(WARN) -Iinclude -Ishm
+override CFLAGS += -std=c11 -pthread -fPIC $(WARN)
+# The project's include paths come first, before any the caller passes.
+override CPPFLAGS := -Iinclude -Ishm -D_GNU_SOURCE $(CPPFLAGS)
 # liburcu serves the per-process near cache (shm/near.c)
 LDLIBS  := -lurcu-memb -lurcu-cds -pthread
 
@@ -51,6 +65,11 @@ EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
 TOOL     := $(BUILD)/shmcache-tool
+# The tool and the Python extension link the static library, so they run
+# from build/ as they are. SHARED_PROGS=1 links them against
+# libshmcache.so.0 instead, as a distribution wants (debian/rules does).
+PROG_DEP := $(if $(SHARED_PROGS),$(LIB_SO),$(LIB_A))
+PROG_LIB := $(if $(SHARED_PROGS),-L$(BUILD) -lshmcache,$(LIB_A))
 BENCH    := $(BUILD)/shmcache-bench
 
 PY      ?= /usr/bin/python3
@@ -70,7 +89,7 @@ else
   PYLIBDIR ?= $(PREFIX)/lib/python$(PYVER)/site-packages
 endif
 
-.PHONY: all lib tests test test-threads test-tool test-python python demo bench bench-full install uninstall clean deps deps-test deps-bench deps-python
+.PHONY: all lib tests test check test-threads test-tool test-python python demo bench bench-full install uninstall clean deps deps-test deps-bench deps-python
 .PHONY: test-python-venv install-python e2e e2e-smoke deps-e2e
 
 # The bench is built when its client libraries are there (make test installs
@@ -94,7 +113,7 @@ deps-e2e:
 
 $(BUILD)/obj/%.o: shm/%.c $(wildcard shm/*.h) include/shmcache.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
@@ -109,30 +128,30 @@ $(LIB_SO): $(LIB_OBJ) shm/shmcache.map
 # The test hook (shm/testhook.h) is defined in tests only.
 $(BUILD)/tests/testhook.o: tests/testhook.c shm/testhook.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A) $(BUILD)/tests/testhook.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testhook.o $(LIB_A) -lcmocka $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/testhook.o $(LIB_A) -lcmocka $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
-$(TOOL): $(wildcard tools/*.c tools/*.h) $(LIB_A)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
+$(TOOL): $(wildcard tools/*.c tools/*.h) $(PROG_DEP)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(PROG_LIB) $(LDLIBS)
 
 $(BENCH): $(wildcard bench/*.c bench/*.h) $(LIB_A)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lmemcached -lhiredis -lm $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lmemcached -lhiredis -lm $(LDLIBS)
 
 # The CPython extension (python/), built against Debian's /usr/bin/python3;
 # the pure-Python package files are copied beside it.
 python: $(PYEXT)
 
-$(PYEXT): $(wildcard python/shmcache/*.c python/shmcache/*.h python/shmcache/*.py) $(LIB_A)
+$(PYEXT): $(wildcard python/shmcache/*.c python/shmcache/*.h python/shmcache/*.py) $(PROG_DEP)
 	@mkdir -p $(PYDIR)/shmcache
 	cp python/shmcache/*.py $(PYDIR)/shmcache/
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared $$($(PY)-config --includes) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -shared $$($(PY)-config --includes) -o $@ $(filter %.c,$^) $(PROG_LIB) $(LDLIBS)
 
 test-python: deps-python python
 	PYTHONPATH=$(abspath $(PYDIR)) $(PY) -m unittest discover -s python/tests -t python -v
@@ -177,6 +196,8 @@ test: deps-test
 	fi; \
 	exit $$fail
 
+check: test
+
 test-threads: deps-test
 	@$(MAKE) --no-print-directory $(TEST_THREADS)
 	@fail=0; for t in $(TEST_THREADS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
@@ -193,20 +214,32 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/examples/prices
 	$(BUILD)/examples/prices
 
-# Rewritten by every install: it records PREFIX, which may differ per call.
-.PHONY: shmcache.pc
-shmcache.pc:
-	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: shmcache\nDescription: cache shared by processes in POSIX shared memory\nVersion: %s\nLibs: -L$${libdir} -lshmcache\nLibs.private: -lurcu-memb -lurcu-cds -pthread\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' > $@
+# Generated per build directory, so it follows PREFIX/LIBDIR; the rule
+# depends on a stamp of those values, which changes when they do.
+PC       := $(BUILD)/shmcache.pc
+PC_VARS  := $(PREFIX)|$(LIBDIR)|$(INCDIR)|$(VERSION)
+PC_STAMP := $(BUILD)/pc-vars
 
-install: all shmcache.pc
+$(PC_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+
+$(PC): shmcache.pc.in $(PC_STAMP)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	  -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+.PHONY: FORCE
+FORCE:
+
+# Only what is installed is built: not the examples, the bench or chaos.
+install: lib $(PC) $(if $(wildcard tools/shmcache-tool.c),$(TOOL))
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/shmcache.h $(DESTDIR)$(INCDIR)/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libshmcache.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmcache.so.$(SOMAJOR)
 	ln -sf libshmcache.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libshmcache.so
-	install -m 644 shmcache.pc $(DESTDIR)$(PKGDIR)/
+	install -m 644 $(PC) $(DESTDIR)$(PKGDIR)/
 	if [ -x $(TOOL) ]; then install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/; fi
 	if [ -f tools/shmcache-tool.1 ]; then install -m 644 tools/shmcache-tool.1 $(DESTDIR)$(MANDIR)/man1/; fi
 	if [ -f $(PYEXT) ]; then $(MAKE) --no-print-directory install-python; fi
@@ -223,7 +256,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PYLIBDIR)/shmcache
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz shmcache.pc python/build python/shmcache.egg-info
+	rm -rf build build-asan build-tsan build-fuzz python/build python/shmcache.egg-info
 
 # ---- reliability: chaos, fuzz, valgrind, static analysis
 #   make chaos      long kill -9 chaos run + linearizability check (CHAOS_SECONDS, LINEARIZE_SECONDS),
@@ -251,13 +284,13 @@ all: $(CHAOS_BIN)
 
 $(BUILD)/chaos/%: tests/chaos/%.c tests/chaos/chaosutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 # The create race again through the library's named fallback (open of
 # O_TMPFILE wrapped to fail, as on a file system without it).
 $(BUILD)/chaos/createrace-named: tests/chaos/createrace.c tests/chaos/chaosutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DCREATERACE_NO_TMPFILE $(LDFLAGS) -Wl,--wrap=open -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DCREATERACE_NO_TMPFILE $(LDFLAGS) -Wl,--wrap=open -o $@ $< $(LIB_A) $(LDLIBS)
 
 chaos: deps-test
 	@$(MAKE) --no-print-directory all
@@ -384,7 +417,7 @@ HAVE_HIREDIS := $(wildcard /usr/include/hiredis/hiredis.h)
 all: $(if $(HAVE_HIREDIS),$(RELAY) $(BUILD)/relay_bench)
 
 $(BUILD)/relay_bench: bench/relay/relay_bench.c $(LIB_A)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 # propagation delay, invalidations/s, gets with/without journal, staleness
 bench-relay: deps-bench
@@ -392,10 +425,10 @@ bench-relay: deps-bench
 	BUILD=$(BUILD) bench/relay/run.sh
 
 $(RELAY): $(wildcard tools/relay/*.c tools/relay/*.h) tools/units.c tools/units.h $(LIB_A)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lhiredis $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB_A) -lhiredis $(LDLIBS)
 
 install: install-relay
-install-relay: all
+install-relay: $(if $(HAVE_HIREDIS),$(RELAY))
 	if [ -x $(RELAY) ]; then install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 && \
 	  install -m 755 $(RELAY) $(DESTDIR)$(BINDIR)/ && \
 	  install -m 644 tools/shmcache-relay.1 $(DESTDIR)$(MANDIR)/man1/; fi
@@ -403,3 +436,29 @@ install-relay: all
 uninstall: uninstall-relay
 uninstall-relay:
 	rm -f $(DESTDIR)$(BINDIR)/shmcache-relay $(DESTDIR)$(MANDIR)/man1/shmcache-relay.1
+
+# ---- Debian packages (debian/)
+#   make deb        dpkg-buildpackage -us -uc -b on a copy of the tree in
+#                   build/deb/src, so the .debs, .buildinfo and .changes land
+#                   in build/deb/ (not in the source tree's parent)
+#   make deb-test   make deb, then tests/deb/test.sh: dpkg -c, dpkg -x into a
+#                   temporary root, a program built there with pkg-config;
+#                   then lintian. About 1 min; CI runs it, make test does not.
+DEB_DIR := build/deb
+
+.PHONY: deb deb-test deps-deb
+deps-deb:
+	@scripts/deps.sh deb
+
+deb: deps-deb
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -cf - --exclude=./.git --exclude='./build' --exclude='./build-*' --exclude=__pycache__ . \
+	  | tar -C $(DEB_DIR)/src -xf -
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	@ls -l $(DEB_DIR)/*.deb
+
+# lintian fails the target on any error or warning (pedantic and info tags
+# are printed only); it warns as root, which CI is.
+deb-test: deb
+	sh tests/deb/test.sh $(DEB_DIR) $(VERSION)
+	lintian --info --pedantic --fail-on error,warning $(DEB_DIR)/shmcache_$(VERSION)_*.changes

@@ -18,7 +18,9 @@
  *   redis       a real redis-server on 127.0.0.1, one connection per worker
  *   null        formats the key and does nothing: the harness's own cost
  *
- * Files: main.c (options, workers, orchestration), report.c (table, CSV,
+ * Files: main.c (modes, the run matrix), options.c (the command line),
+ * harness.c (forking workers, their threads and op streams, merging),
+ * near_matrix.c (--near), report.c (table, CSV,
  * JSON), keys.c (keys and values), hist.c (latency histograms, clock),
  * zipf.c (key distributions, random numbers, hash), itable.c (the limit's
  * inline table), table.c (the private-shape/globallock table), backend_*.c
@@ -31,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- operation kinds -------------------------------------------------- */
 
@@ -68,7 +71,29 @@ typedef struct bench_opts {
     int      verify;        /* check that a get returned this key's value */
     int      limit_huge;    /* the limit's table asks for huge pages */
     uint64_t seed;
+    int      sample_every_set; /* --sample-every given (else peers time every op) */
+    int      progress;      /* progress line: 1 on, 0 off, -1 on a tty for long runs */
 } bench_opts_t;
+
+/* The whole command line (options.c): bench_opts_t plus what picks the
+ * mode and the output. */
+typedef struct bench_cli {
+    bench_opts_t o;
+    char backends[256];     /* --backend LIST */
+    char procs[64];         /* --procs LIST */
+    const char *mix_name;   /* as given to --mix */
+    char dist_name[32];     /* "uniform" or "zipf:THETA" */
+    int csv, json, cdf;
+    int clock_gettime;      /* time samples with clock_gettime, not rdtsc */
+    int selftest, memeff, near_matrix;
+    char trace[16];         /* --trace KIND, "" = off */
+    unsigned fill_seeds;    /* --fill-capacity: seeds per size, 0 = off */
+} bench_cli_t;
+
+/* Parse argv into *cli (defaults first). 0, or -1 after saying why on
+ * stderr; --help prints the usage and exits 0. */
+int bench_parse_opts(int argc, char **argv, bench_cli_t *cli);
+void bench_usage(FILE *f);
 
 /* Key i is "key:" followed by 12 decimal digits (16 bytes) (keys.c);
  * keys_init() once before key_format(). */
@@ -205,6 +230,20 @@ double cpu_share(const run_t *r);
 void report_table(const report_cfg_t *cfg, const run_t *runs, int nruns);
 void report_csv(const report_cfg_t *cfg, const run_t *runs, int nruns);
 void report_json(const report_cfg_t *cfg, const run_t *runs, int nruns);
+
+/* ---- the harness (harness.c) ------------------------------------------ */
+
+/* Run be (global state g, prepared and preloaded) with nprocs forked
+ * worker processes of o->threads threads each; fill *res. 0 or -errno. */
+int run_workers(const backend_t *be, void *g, const bench_opts_t *o, int nprocs, run_t *res);
+
+/* SIGINT, SIGTERM, SIGHUP kill the workers and the peer servers and remove
+ * the segment before dying of the signal; SIGPIPE is ignored. */
+void harness_signals(void);
+
+/* --near (near_matrix.c): shmc_get against near-cache views, one process,
+ * over value sizes and thread counts (changes *o as it goes). */
+int run_near_matrix(bench_opts_t *o);
 
 /* ---- peer servers (server.c) ----------------------------------------- */
 

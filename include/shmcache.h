@@ -114,10 +114,15 @@
 extern "C" {
 #endif
 
+/* The release version: written here only. The Makefile reads these three
+ * lines (soname, shmcache.pc), and the string is built from them. */
 #define SHMC_VERSION_MAJOR 0
 #define SHMC_VERSION_MINOR 1
 #define SHMC_VERSION_PATCH 0
-#define SHMC_VERSION_STRING "0.1.0"
+#define SHMC_VERSION_STR_(x) #x
+#define SHMC_VERSION_STR(x) SHMC_VERSION_STR_(x)
+#define SHMC_VERSION_STRING SHMC_VERSION_STR(SHMC_VERSION_MAJOR) "." \
+    SHMC_VERSION_STR(SHMC_VERSION_MINOR) "." SHMC_VERSION_STR(SHMC_VERSION_PATCH)
 
 /* Flags of shmc_open(). */
 #define SHMC_CREATE    0x01u  /* create the segment when it does not exist */
@@ -648,9 +653,13 @@ int shmc_probe(const char *path, shmc_info_t *info);
  * Copying a value out of the segment is the whole cost of a get for large
  * values. The near cache lets the threads of one process share one local
  * copy of a hot value instead, handed out as a zero-copy view. A view is
- * never trusted blindly: every shmc_get_view re-validates the local copy
- * with one read of the key's slot (shmc_peek: same CAS, still live; no
- * value copy) and refreshes it from the segment when the entry changed. So:
+ * never trusted blindly: every shmc_get_view starts with one validated
+ * read of the key's slot, a shmc_get into a SHMC_NEAR_COPY_MAX-byte
+ * buffer. A value that fits is copied by that read and is the view. For a
+ * larger one the read copies nothing (-ENOBUFS) but reports the live
+ * entry's CAS: the local copy is used only when its CAS is the same (same
+ * write, same bytes), and is refreshed from the segment when the entry
+ * changed, dropped when it is gone. So:
  *
  *   - a view shows exactly the bytes of one value that some set stored
  *     whole for that key (never a mix, never another key's);

@@ -3,7 +3,9 @@
  * files share. Nothing here is part of the public API.
  *
  * Naming: a function whose name ends in _locked expects the caller to hold
- * the stripe lock of the stripe it works on.
+ * the stripe lock of the stripe it works on, and only that; one ending in
+ * _mu expects a process-local mutex named in its comment (procs.c: the
+ * handle's row mutex; near.c: the near cache's n->mu).
  */
 #ifndef SHMC_INTERNAL_H
 #define SHMC_INTERNAL_H

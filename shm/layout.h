@@ -16,9 +16,13 @@
  *   arena_off         item memory, one contiguous log per stripe
  *   journal_off       invalidation journal, when created with one (journal.h)
  *
- * All fields of shared structs are C11 atomics: processes read them without
- * locks, so every access is an atomic access (relaxed unless a comment says
- * why it needs more). See docs/FORMAT.md.
+ * Every field that changes while other processes may read it is a C11
+ * atomic: processes read without locks, so every access to it is an
+ * atomic access (relaxed unless a comment says why it needs more). Two
+ * kinds of field are plain: the header's fixed part (up to header_check),
+ * written once by the creator before it publishes `ready` with release and
+ * covered by header_check, and the stripe's pthread_mutex_t, touched only
+ * through pthread calls. See docs/FORMAT.md.
  */
 #ifndef SHMC_LAYOUT_H
 #define SHMC_LAYOUT_H
@@ -119,14 +123,20 @@ struct shm_header {
 
 /* Per-stripe write statistics, updated only under the stripe lock
  * (curr_items and bytes live in the stripe's first line, cmd_set and
- * total_items in the writer's row). */
+ * total_items in the writer's row). One list, like SHMC_ROW_COUNTERS: the
+ * struct and shmc_stats' sum expand it; each name is also a field of
+ * shmc_stats_t. The order is the layout's. */
+#define SHMC_STRIPE_COUNTERS(X)                                                  \
+    X(cmd_touch) X(touch_hits) X(touch_misses)                                   \
+    X(delete_hits) X(delete_misses) X(incr_hits) X(incr_misses)                  \
+    X(cas_hits) X(cas_misses) X(cas_badval)                                      \
+    X(evictions) X(reclaimed) X(expired_unfetched) X(evicted_unfetched)          \
+    X(lock_recoveries) X(recovered_lost)                                         \
+    X(lease_grants) X(lease_rejects)
 struct shm_wstats {
-    a64 cmd_touch, touch_hits, touch_misses;
-    a64 delete_hits, delete_misses, incr_hits, incr_misses;
-    a64 cas_hits, cas_misses, cas_badval;
-    a64 evictions, reclaimed, expired_unfetched, evicted_unfetched;
-    a64 lock_recoveries, recovered_lost;
-    a64 lease_grants, lease_rejects;
+#define X(n) a64 n;
+    SHMC_STRIPE_COUNTERS(X)
+#undef X
 };
 
 /*

@@ -180,36 +180,17 @@ int shmc_stats(shmc_t *c, shmc_stats_t *o)
             o->curr_items += shm_stripe_items(&c->stripes[s]);
             o->bytes += shm_stripe_bytes(&c->stripes[s]);
         }
-        o->cmd_touch += LD(&w->cmd_touch);
-        o->touch_hits += LD(&w->touch_hits);
-        o->touch_misses += LD(&w->touch_misses);
-        o->delete_hits += LD(&w->delete_hits);
-        o->delete_misses += LD(&w->delete_misses);
-        o->incr_hits += LD(&w->incr_hits);
-        o->incr_misses += LD(&w->incr_misses);
-        o->cas_hits += LD(&w->cas_hits);
-        o->cas_misses += LD(&w->cas_misses);
-        o->cas_badval += LD(&w->cas_badval);
-        o->evictions += LD(&w->evictions);
-        o->reclaimed += LD(&w->reclaimed);
-        o->expired_unfetched += LD(&w->expired_unfetched);
-        o->evicted_unfetched += LD(&w->evicted_unfetched);
-        o->lock_recoveries += LD(&w->lock_recoveries);
-        o->recovered_lost += LD(&w->recovered_lost);
-        o->lease_grants += LD(&w->lease_grants);
-        o->lease_rejects += LD(&w->lease_rejects);
+#define ADD(n) o->n += LD(&w->n);
+        SHMC_STRIPE_COUNTERS(ADD)
+#undef ADD
     }
     struct shm_proc sum;
     o->attached_processes = shm_procs_sum(c, &sum);
-    o->get_hits = LD(&sum.get_hits);
-    o->get_misses = LD(&sum.get_misses);
-    o->get_expired = LD(&sum.get_expired);
-    o->get_flushed = LD(&sum.get_flushed);
-    o->get_locked = LD(&sum.get_locked);
-    o->stale_hits = LD(&sum.stale_hits);
-    o->lease_waits = LD(&sum.lease_waits);
-    o->cmd_set = LD(&sum.cmd_set);
-    o->total_items = LD(&sum.total_items);
+#define COPY(n) o->n = LD(&sum.n);
+    SHMC_ROW_COUNTERS(COPY)
+#undef COPY
+    /* No get bumps the rows' cmd_get (it stays 0); every get bumps exactly
+     * one of these three (read.c). */
     o->cmd_get = o->get_hits + o->get_misses + o->stale_hits;
     o->tag_invalidations = LD(&c->hdr->tag_invalidations);
     o->capacity = c->capacity;

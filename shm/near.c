@@ -39,23 +39,13 @@
  *     frees the copy: a view stays valid until shmc_view_release, whatever
  *     happens to the table meanwhile (replace, evict, disable, close).
  *
- * Threads: a thread registers with urcu on its first call that needs the
- * table and is unregistered by a pthread key destructor when it exits
- * (which also frees its spare small block).
- *
- * fork(): liburcu (memb flavor) needs that no registered thread be inside a
- * read-side section or hold one of its locks when fork() copies the process,
- * and that call_rcu's worker be paused across it. Our pthread_atfork prepare
- * handler takes g_fork_mu (which also serialises registration and the
- * teardown paths), raises g_forking, and waits two grace periods: readers
- * check g_forking before entering and again inside their read-side section
- * (so a reader either sees it and leaves, or is waited for: the usual
- * store/membarrier vs. store/load pairing of RCU), and the second grace
- * period waits for readers that saw the flag on their way out. Then
- * call_rcu_before_fork pauses the call_rcu worker. The child prunes the
- * parent's other threads from urcu's registry (prune_dead_readers), resumes
- * call_rcu (a new worker thread) and keeps its table: copies are plain
- * memory and every view is re-validated against the segment anyway.
+ * Threads: urcu registration, thread exit and fork() survival are
+ * urcu_thread.c's; every read-side section here is shm_urcu_enter/exit, and
+ * grace periods that a fork must not split run under shm_urcu_fork_lock.
+ * A thread's spare small block and counter row are handed back by this
+ * file's own thread-exit key; a child of fork() keeps the table (copies are
+ * plain memory, and every view is re-validated against the segment anyway)
+ * and frees the counter rows of the threads that did not follow it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -64,27 +54,12 @@
 #include <stdlib.h>
 
 #include <urcu/urcu-memb.h>
-#include <urcu/static/urcu-memb.h> /* struct urcu_reader: fork_child prunes */
 #include <urcu/rculfhash.h>
 #include <urcu/list.h>
 #include <urcu/compiler.h>
 
 #include "internal.h"
-
-/* ThreadSanitizer cannot see liburcu's ordering (the library is not
- * instrumented). Two annotations tell it what RCU guarantees: a reader's
- * accesses to copies happen before a grace period that ends after it left
- * its read-side section, and so before a callback queued earlier runs. */
-#if defined(__SANITIZE_THREAD__)
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-static char g_tsan_gp;
-#define TSAN_READER_DONE() __tsan_release(&g_tsan_gp)
-#define TSAN_AFTER_GP()    __tsan_acquire(&g_tsan_gp)
-#else
-#define TSAN_READER_DONE() ((void)0)
-#define TSAN_AFTER_GP()    ((void)0)
-#endif
+#include "urcu_thread.h"
 
 #define NEAR_SLOTS      16u   /* counter rows; threads pick one by id */
 #define NEAR_REFILL_MAX 16u   /* shmc_get attempts while a value keeps growing */
@@ -121,37 +96,22 @@ struct near {
     _Atomic uint64_t max_bytes;
     _Atomic uint64_t bytes, entries, evictions; /* written under mu */
     uint64_t seed;
-    unsigned long nbuckets;      /* under g_fork_mu */
+    unsigned long nbuckets;      /* under shm_urcu_fork_lock */
     struct near_ctr ctr[NEAR_SLOTS];
 };
 
-/* ---- threads, registration and fork -------------------------------------- */
+/* ---- per-thread state: counter row and spare block ------------------------ */
 
-static pthread_mutex_t g_fork_mu = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int g_forking;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static pthread_key_t g_key;
+static pthread_key_t g_key;               /* its destructor: thread_gone */
 static int g_init_err;
 static _Atomic unsigned g_thread_seq;
 
-/* initial-exec: no __tls_get_addr call on the get path of the shared
- * library (procs.c does the same). */
-#define TLS __thread __attribute__((tls_model("initial-exec")))
-static TLS int tl_registered;
-static TLS unsigned tl_slot1;            /* 1 + counter row; 0: none yet */
-static TLS int tl_slot_own;              /* the row is this thread's alone */
+static SHM_TLS unsigned tl_slot1;            /* 1 + counter row; 0: none yet */
+static SHM_TLS int tl_slot_own;              /* the row is this thread's alone */
 static _Atomic uint8_t g_slot_taken[NEAR_SLOTS]; /* rows owned by a live thread */
-static TLS struct near_copy *tl_spare;   /* a free small block */
-static TLS int tl_keyed, tl_exiting;     /* g_key set; destructor ran */
-
-/* The threads we registered, with the address of their urcu reader record
- * (which lives in the thread's TLS). Under g_fork_mu. */
-struct near_thread {
-    struct cds_list_head link;
-    struct urcu_reader *rdr;
-};
-static CDS_LIST_HEAD(g_threads);
-static TLS struct near_thread tl_rec;
+static SHM_TLS struct near_copy *tl_spare;   /* a free small block */
+static SHM_TLS int tl_keyed, tl_exiting;     /* g_key set; destructor ran */
 
 static void thread_gone(void *p)
 {
@@ -163,55 +123,6 @@ static void thread_gone(void *p)
     }
     free(tl_spare);
     tl_spare = NULL;
-    if (!tl_registered)
-        return;
-    pthread_mutex_lock(&g_fork_mu);
-    cds_list_del(&tl_rec.link);
-    urcu_memb_unregister_thread();
-    pthread_mutex_unlock(&g_fork_mu);
-    tl_registered = 0;
-}
-
-static void fork_prepare(void)
-{
-    pthread_mutex_lock(&g_fork_mu);
-    atomic_store(&g_forking, 1);
-    /* First: every read section that did not see g_forking has ended.
-     * Second: so have those that saw it (they leave at once); new readers
-     * see it before entering (it was stored before the first grace period). */
-    urcu_memb_synchronize_rcu();
-    urcu_memb_synchronize_rcu();
-    urcu_memb_call_rcu_before_fork();
-}
-
-static void fork_parent(void)
-{
-    urcu_memb_call_rcu_after_fork_parent();
-    atomic_store(&g_forking, 0);
-    pthread_mutex_unlock(&g_fork_mu);
-}
-
-/* In the child only the forking thread exists, but liburcu-memb's registry
- * still lists the reader records of the parent's other registered threads.
- * Those records live in the dead threads' TLS, whose memory glibc reuses
- * for the child's next threads (the new call_rcu worker first): left in the
- * list they are overwritten, and the child's synchronize_rcu then walks a
- * corrupt list (it crashed or hung in tests). So unlink them first, as
- * urcu-bp's after_fork_child does for its own registry. No registry lock is
- * held here: registration, unregistration and grace periods of our threads
- * run under g_fork_mu, the call_rcu worker unregisters itself when paused,
- * and the parent was not inside synchronize_rcu (fork_prepare). */
-static void prune_dead_readers(void)
-{
-    struct cds_list_head *pos, *next;
-    cds_list_for_each_safe(pos, next, &g_threads) {
-        struct near_thread *t = caa_container_of(pos, struct near_thread, link);
-        if (t != &tl_rec)
-            cds_list_del(&t->rdr->node);
-    }
-    CDS_INIT_LIST_HEAD(&g_threads);
-    if (tl_registered)
-        cds_list_add(&tl_rec.link, &g_threads);
 }
 
 static void fork_child(void)
@@ -220,71 +131,26 @@ static void fork_child(void)
     for (unsigned i = 0; i < NEAR_SLOTS; i++)
         if (!tl_slot_own || i != tl_slot1 - 1)
             atomic_store_explicit(&g_slot_taken[i], 0, memory_order_relaxed);
-    prune_dead_readers();
-    urcu_memb_call_rcu_after_fork_child();
-    atomic_store(&g_forking, 0);
-    pthread_mutex_unlock(&g_fork_mu);
 }
 
 static void global_init(void)
 {
-    g_init_err = pthread_key_create(&g_key, thread_gone);
+    g_init_err = -shm_urcu_init();
     if (!g_init_err)
-        g_init_err = pthread_atfork(fork_prepare, fork_parent, fork_child);
+        g_init_err = pthread_key_create(&g_key, thread_gone);
+    if (!g_init_err)
+        g_init_err = pthread_atfork(NULL, NULL, fork_child);
 }
 
-/* Register the calling thread with urcu (once; undone at thread exit). */
-static int register_self(void)
+/* Make thread_gone run when the calling thread exits. 0 or an errno. */
+static int arm_thread_gone(void)
 {
-    if (likely(tl_registered))
+    if (tl_keyed)
         return 0;
-    pthread_mutex_lock(&g_fork_mu);
-    /* Set again when the destructor already ran (a later destructor of the
-     * exiting thread using the cache): glibc then runs it once more. */
-    int r = tl_keyed && !tl_exiting ? 0 : pthread_setspecific(g_key, (void *)1);
-    if (!r) {
-        tl_keyed = 1;
-        urcu_memb_register_thread();
-        tl_rec.rdr = &URCU_TLS(urcu_memb_reader);
-        cds_list_add(&tl_rec.link, &g_threads);
-        tl_registered = 1;
-    }
-    pthread_mutex_unlock(&g_fork_mu);
-    return -r;
+    int r = pthread_setspecific(g_key, (void *)1);
+    tl_keyed = !r;
+    return r;
 }
-
-/* Wait out a fork in progress (fork_prepare holds g_fork_mu). */
-static void fork_wait(void)
-{
-    pthread_mutex_lock(&g_fork_mu);
-    pthread_mutex_unlock(&g_fork_mu);
-}
-
-/* Enter a read-side section that no fork() can cut in half. */
-static int near_enter(void)
-{
-    for (;;) {
-        if (unlikely(atomic_load_explicit(&g_forking, memory_order_relaxed)))
-            fork_wait();
-        int r = register_self();
-        if (r)
-            return r;
-        urcu_memb_read_lock();
-        /* Pairs with fork_prepare's store + synchronize_rcu: either this
-         * load sees the flag or the grace period waits for this section. */
-        if (likely(!atomic_load_explicit(&g_forking, memory_order_relaxed)))
-            return 0;
-        urcu_memb_read_unlock();
-        fork_wait();
-    }
-}
-
-static void near_exit(void)
-{
-    TSAN_READER_DONE();
-    urcu_memb_read_unlock();
-}
-
 /* ---- copies ---------------------------------------------------------------- */
 
 static inline size_t val_off(size_t klen) { return (klen + 15u) & ~(size_t)15u; }
@@ -313,7 +179,7 @@ static void copy_put(struct near_copy *cp)
 
 static void copy_retired(struct rcu_head *head)
 {
-    TSAN_AFTER_GP();
+    shm_urcu_after_gp();
     copy_put(caa_container_of(head, struct near_copy, rcu));
 }
 
@@ -342,14 +208,14 @@ static struct near_copy *find(struct near *n, uint64_t h, const void *key, size_
     return node ? caa_container_of(node, struct near_copy, node) : NULL;
 }
 
-static void account_locked(struct near *n, int64_t dbytes, int64_t dentries)
+static void account_mu(struct near *n, int64_t dbytes, int64_t dentries)
 {
     atomic_store_explicit(&n->bytes, LD(&n->bytes) + (uint64_t)dbytes, memory_order_relaxed);
     atomic_store_explicit(&n->entries, LD(&n->entries) + (uint64_t)dentries, memory_order_relaxed);
 }
 
 /* Take cp off the CLOCK list, keeping the hand valid. Under mu. */
-static void lru_del_locked(struct near *n, struct near_copy *cp)
+static void lru_del_mu(struct near *n, struct near_copy *cp)
 {
     if (n->hand == &cp->lru)
         n->hand = cp->lru.next;
@@ -358,14 +224,14 @@ static void lru_del_locked(struct near *n, struct near_copy *cp)
 
 /* Remove cp from the table; its memory goes when the grace period has
  * passed and the last view is released. Under mu and the read lock. */
-static void unlink_locked(struct near *n, struct near_copy *cp)
+static void unlink_mu(struct near *n, struct near_copy *cp)
 {
     if (!cp->in_map)
         return;
     cds_lfht_del(n->ht, &cp->node);
-    lru_del_locked(n, cp);
+    lru_del_mu(n, cp);
     cp->in_map = false;
-    account_locked(n, -(int64_t)cp->size, -1);
+    account_mu(n, -(int64_t)cp->size, -1);
     urcu_memb_call_rcu(&cp->rcu, copy_retired);
 }
 
@@ -373,7 +239,7 @@ static void unlink_locked(struct near *n, struct near_copy *cp)
  * passes, until the bytes fit. Bounded: after two turns of the hand every
  * bit it passed was clear, so it evicts whatever it meets. Under mu and the
  * read lock. */
-static void evict_locked(struct near *n, const struct near_copy *keep)
+static void evict_mu(struct near *n, const struct near_copy *keep)
 {
     uint64_t max = atomic_load_explicit(&n->max_bytes, memory_order_relaxed);
     uint64_t budget = 2 * LD(&n->entries) + 2;
@@ -391,7 +257,7 @@ static void evict_locked(struct near *n, const struct near_copy *keep)
                 continue;
             }
         }
-        unlink_locked(n, cp);
+        unlink_mu(n, cp);
         atomic_store_explicit(&n->evictions, LD(&n->evictions) + 1, memory_order_relaxed);
     }
 }
@@ -451,7 +317,7 @@ static struct near_copy *install(struct near *n, struct near_copy *cp, uint64_t 
      * older than the table's, or too large to keep, is the caller's alone. */
     if ((cur && LD(&cur->cas) > cas) || cp->size > max / 4) {
         if (cur && LD(&cur->cas) < cas)
-            unlink_locked(n, cur);
+            unlink_mu(n, cur);
         pthread_mutex_unlock(&n->mu);
         atomic_store_explicit(&cp->refs, 1, memory_order_relaxed);
         *kept = false;
@@ -470,15 +336,15 @@ static struct near_copy *install(struct near *n, struct near_copy *cp, uint64_t 
             n->hand = &cp->lru;
         cds_list_replace(&cur->lru, &cp->lru);
         cur->in_map = false;
-        account_locked(n, (int64_t)cp->size - (int64_t)cur->size, 0);
+        account_mu(n, (int64_t)cp->size - (int64_t)cur->size, 0);
         urcu_memb_call_rcu(&cur->rcu, copy_retired);
     } else {
         cds_lfht_add(n->ht, (unsigned long)h, &cp->node);
         /* Behind the hand: the last place it will look. */
         cds_list_add_tail(&cp->lru, n->hand);
-        account_locked(n, (int64_t)cp->size, 1);
+        account_mu(n, (int64_t)cp->size, 1);
     }
-    evict_locked(n, cp);
+    evict_mu(n, cp);
     pthread_mutex_unlock(&n->mu);
     return cp;
 }
@@ -502,8 +368,7 @@ static void fill_view(shmc_view_t *v, struct near_copy *cp)
 static void claim_ctr_row(void)
 {
     unsigned start = atomic_fetch_add_explicit(&g_thread_seq, 1, memory_order_relaxed) % NEAR_SLOTS;
-    if (tl_keyed || pthread_setspecific(g_key, (void *)1) == 0) {
-        tl_keyed = 1;
+    if (arm_thread_gone() == 0) {
         for (unsigned k = 0; k < NEAR_SLOTS; k++) {
             unsigned i = (start + k) % NEAR_SLOTS;
             uint8_t free_row = 0;
@@ -552,8 +417,7 @@ static struct near_copy *small_take(void)
  * free it at thread exit), else free it. */
 static void small_give(struct near_copy *cp)
 {
-    if (!tl_spare && !tl_exiting && (tl_keyed || pthread_setspecific(g_key, (void *)1) == 0)) {
-        tl_keyed = 1;
+    if (!tl_spare && !tl_exiting && arm_thread_gone() == 0) {
         tl_spare = cp;
         return;
     }
@@ -563,16 +427,16 @@ static void small_give(struct near_copy *cp)
 /* Drop a local copy of key, after the segment said the key is gone. */
 static void drop_copy(struct near *n, const void *key, size_t klen, uint64_t h)
 {
-    if (!LD(&n->entries) || near_enter())
+    if (!LD(&n->entries) || shm_urcu_enter())
         return;
     struct cds_lfht_iter it;
     struct near_copy *cp = find(n, h, key, klen, &it);
     if (cp) {
         pthread_mutex_lock(&n->mu);
-        unlink_locked(n, cp);
+        unlink_mu(n, cp);
         pthread_mutex_unlock(&n->mu);
     }
-    near_exit();
+    shm_urcu_exit();
 }
 
 int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
@@ -613,7 +477,7 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
         return r;
     }
     uint64_t h = shm_hash(key, klen, n->seed);
-    r = near_enter();
+    r = shm_urcu_enter();
     if (r)
         return r;
     struct cds_lfht_iter it;
@@ -625,7 +489,7 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
         if (!atomic_load_explicit(&cp->hot, memory_order_relaxed))
             atomic_store_explicit(&cp->hot, 1, memory_order_relaxed);
         fill_view(view, cp);
-        near_exit();
+        shm_urcu_exit();
         CTR_ADD(ctr->hits);
         return 0;
     }
@@ -634,10 +498,10 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
     if (r) {
         if (r == -ENOENT && cp) {
             pthread_mutex_lock(&n->mu);
-            unlink_locked(n, cp);
+            unlink_mu(n, cp);
             pthread_mutex_unlock(&n->mu);
         }
-        near_exit();
+        shm_urcu_exit();
         if (r == -ENOENT)
             CTR_ADD(ctr->misses);
         return r;
@@ -645,7 +509,7 @@ int shmc_get_view(shmc_t *c, const void *key, size_t klen, shmc_view_t *view)
     bool kept;
     cp = install(n, fresh, h, &kept);
     fill_view(view, cp);
-    near_exit();
+    shm_urcu_exit();
     if (kept)
         CTR_ADD(ctr->refreshes);
     else
@@ -688,24 +552,24 @@ int shmc_near_enable(shmc_t *c, size_t max_bytes)
     struct near *n = c->near;
     if (n) {
         /* Change the bound: grow the table, or evict at once. */
-        int r = register_self();
+        int r = shm_urcu_register();
         if (r)
             return r;
         unsigned long nb = buckets_for(max_bytes);
-        pthread_mutex_lock(&g_fork_mu); /* resize waits for grace periods */
+        shm_urcu_fork_lock(); /* resize waits for grace periods */
         if (nb > n->nbuckets) {
             cds_lfht_resize(n->ht, nb);
             n->nbuckets = nb;
         }
-        pthread_mutex_unlock(&g_fork_mu);
+        shm_urcu_fork_unlock();
         atomic_store_explicit(&n->max_bytes, (uint64_t)max_bytes, memory_order_relaxed);
-        r = near_enter();
+        r = shm_urcu_enter();
         if (r)
             return r;
         pthread_mutex_lock(&n->mu);
-        evict_locked(n, NULL);
+        evict_mu(n, NULL);
         pthread_mutex_unlock(&n->mu);
-        near_exit();
+        shm_urcu_exit();
         return 0;
     }
     n = aligned_alloc(64, (sizeof(*n) + 63) & ~(size_t)63);
@@ -739,13 +603,13 @@ int shmc_near_disable(shmc_t *c)
     struct near *n = c->near;
     if (!n)
         return 0;
-    int r = register_self(); /* the table and call_rcu want a registered thread */
+    int r = shm_urcu_register(); /* the table and call_rcu want a registered thread */
     if (r)
         return r;
     c->near = NULL;
     /* Held throughout so that no fork() copies us inside synchronize_rcu or
      * rcu_barrier (liburcu's locks would stay held in the child). */
-    pthread_mutex_lock(&g_fork_mu);
+    shm_urcu_fork_lock();
     struct cds_list_head gone;
     CDS_INIT_LIST_HEAD(&gone);
     urcu_memb_read_lock();
@@ -759,16 +623,16 @@ int shmc_near_disable(shmc_t *c)
         cds_list_add(pos, &gone);
     }
     pthread_mutex_unlock(&n->mu);
-    near_exit();
+    shm_urcu_exit();
     urcu_memb_synchronize_rcu();
     cds_list_for_each_safe(pos, next, &gone) {
         copy_put(caa_container_of(pos, struct near_copy, lru));
     }
-    TSAN_AFTER_GP();
+    shm_urcu_after_gp();
     (void)cds_lfht_destroy(n->ht, NULL);
     /* Copies retired earlier are freed now (or by their last view). */
     urcu_memb_barrier();
-    pthread_mutex_unlock(&g_fork_mu);
+    shm_urcu_fork_unlock();
     pthread_mutex_destroy(&n->mu);
     free(n);
     return 0;

@@ -178,8 +178,11 @@ int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
     }
     bool shared;
     struct shm_proc *row = shm_row(c, &shared);
-    /* cmd_get is not counted here: it is get_hits + get_misses, and every
-     * get bumps exactly one of those (one counter write per get). */
+    /* cmd_get is never counted (the row's word stays 0): every get that
+     * gets this far bumps exactly one of get_hits, get_misses and
+     * stale_hits (get_expired, get_flushed and get_locked are sub-counts),
+     * and shmc_stats and shmc_procs report cmd_get as their sum. That saves
+     * a counter write per get. */
     if (locked)
         count(row, shared, &row->get_locked);
     bool stale = false;
