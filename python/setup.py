@@ -36,11 +36,14 @@ def rel(path):
 
 
 def version_from_header(header):
+    # The header writes the version once, as three numbers.
     with open(header, encoding="utf-8") as f:
-        m = re.search(r'#define\s+SHMC_VERSION_STRING\s+"([^"]+)"', f.read())
-    if not m:
-        raise RuntimeError("SHMC_VERSION_STRING not found in %s" % header)
-    return m.group(1)
+        text = f.read()
+    parts = [re.search(r"#define\s+SHMC_VERSION_%s\s+(\d+)" % p, text)
+             for p in ("MAJOR", "MINOR", "PATCH")]
+    if not all(parts):
+        raise RuntimeError("SHMC_VERSION_MAJOR/MINOR/PATCH not found in %s" % header)
+    return ".".join(m.group(1) for m in parts)
 
 
 def pkg_config(*args):
