@@ -155,6 +155,8 @@ static void check_slots(shmc_t *c, uint32_t s, const uint8_t *seen, uint8_t *kbu
                 problem(rp, "slot %llu: key is in a bucket outside its probe set", (unsigned long long)idx);
             else if (LD(&bk->tag[i]) != kl.tag)
                 problem(rp, "slot %llu: tag does not match its key", (unsigned long long)idx);
+            else if (LD(&c->wlines[b].fp[i]) != shm_key_fp(kl.h))
+                problem(rp, "slot %llu: fingerprint does not match its key", (unsigned long long)idx);
             else if (shm_find_locked(c, &kl, kbuf, klen) != (int64_t)idx)
                 problem(rp, "slot %llu: key also stored in another slot, or unreachable", (unsigned long long)idx);
             if (kl.b[0] != b && ovf_seen[kl.b[0]] < UINT32_MAX)

@@ -87,6 +87,19 @@ static inline bool second_in_use(const shmc_t *c, const struct keyloc *kl)
     return kl->nb == 2 && (LD(&c->buckets[kl->b[0]].ovf) & OVF_COUNT) != 0;
 }
 
+int64_t shm_find_fp_locked(const shmc_t *c, const struct keyloc *kl, uint32_t fp)
+{
+    int nb = second_in_use(c, kl) ? 2 : 1;
+    for (int k = 0; k < nb; k++) {
+        const struct shm_bucket *bk = &c->buckets[kl->b[k]];
+        const struct shm_wline *wl = &c->wlines[kl->b[k]];
+        for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++)
+            if (LD(&bk->tag[i]) == kl->tag && LD(&wl->fp[i]) == fp && LD(&bk->off[i]))
+                return (int64_t)(kl->b[k] * SHMC_SLOTS_PER_BUCKET + i);
+    }
+    return -1;
+}
+
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen)
 {
     int nb = second_in_use(c, kl) ? 2 : 1;

@@ -48,6 +48,7 @@ struct shmc {
     struct shm_proc    *procs;
     a64                *tags;
     struct shm_bucket  *buckets;
+    struct shm_wline   *wlines;       /* one per bucket, after them */
     uint64_t nbuckets, bucket_mask, nslots, capacity;
     uint32_t nstripes, stripe_mask;
     uint64_t arena_off, stripe_bytes, memory;
@@ -88,6 +89,14 @@ struct keyloc {
     uint32_t stripe;
 };
 void shm_locate(const shmc_t *c, const void *key, size_t klen, struct keyloc *kl);
+/* The key's fingerprint in its bucket's writer line (layout.h): bits of a
+ * bijective remix of the hash, independent of the bucket and tag bits. */
+static inline uint32_t shm_key_fp(uint64_t h)
+{
+    h *= 0x9e3779b97f4a7c15ull;
+    h ^= h >> 29;
+    return (uint32_t)(h >> 32) | 1u;
+}
 
 /* ---- clock.c */
 uint64_t shm_now_ms(void);          /* CLOCK_MONOTONIC, exact */
@@ -239,6 +248,10 @@ struct shm_item *shm_slot_item_locked(shmc_t *c, uint64_t idx);
 uint64_t shm_item_bytes(struct shm_item *it);
 bool shm_slot_live_locked(const shmc_t *c, uint64_t idx, struct shm_item *it, uint32_t gen);
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
+/* The slot a store of this key reuses: by tag and fingerprint, without
+ * reading the old item (stores only; see struct shm_wline). */
+int64_t shm_find_fp_locked(const shmc_t *c, const struct keyloc *kl, uint32_t fp);
+
 int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen);
 enum shm_drop { DROP_DELETE, DROP_EVICT, DROP_RECLAIM, DROP_LOST };
 void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why);

@@ -13,6 +13,7 @@
  *   procs_off         proc[proc_slots]    per-process(thread) read counters
  *   tags_off          a64[tag_slots]      last invalidation of each tag
  *   index_off         bucket[buckets]     one line: 9 slots (tag, offset), seqlock
+ *                     wline[buckets]      writers only: key fingerprints
  *   arena_off         item memory, one contiguous log per stripe
  *   journal_off       invalidation journal, when created with one (journal.h)
  *
@@ -227,6 +228,29 @@ struct shm_bucket {
 };
 
 /*
+ * The writers' line of a bucket, in a separate array after the buckets (so
+ * readers never load it): per slot, a 32-bit fingerprint of the key, from
+ * hash bits independent of its bucket and tag (shm_key_fp), and the size
+ * (in 8-byte units; WL_SIZE_BIG when it does not fit) and low 8 bits of
+ * the generation of its item. A store finds the key's slot by tag and
+ * fingerprint and accounts for the item it replaces without reading that
+ * item, which is seldom cached: that read was the one cache miss a set
+ * paid beyond layout 1's. (A slot last written 256 clears ago looks
+ * current to the counts: a cosmetic drift of curr_items/bytes, no more.) Two keys agreeing on bucket, tag and fingerprint
+ * (odds 2^-48 per candidate) would make a set of one replace the other,
+ * which is then simply gone, as if evicted; every get, delete, add,
+ * replace, cas and incr compares the key bytes, so none is ever answered
+ * with another key's entry.
+ */
+#define WL_SIZE_BIG 0xffffu
+struct shm_wline {
+    a32 fp[SHMC_SLOTS_PER_BUCKET];      /* 0 */
+    a16 size8[SHMC_SLOTS_PER_BUCKET];   /* 36 */
+    a8  gen8[SHMC_SLOTS_PER_BUCKET];    /* 54 */
+    uint8_t pad[1];                     /* 63 */
+};
+
+/*
  * An item in a stripe's log: this header, then the tag references (if
  * any), the key padded to 8, the value padded to 8; `size` covers it all.
  * `slot` is the global index of the slot that owns it: an item is live only
@@ -260,6 +284,7 @@ struct shm_item {
 _Static_assert(sizeof(struct shm_header) == SHMC_CACHELINE * 7, "header layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_header) <= SHMC_HEADER_SIZE, "header too big");
 _Static_assert(sizeof(struct shm_bucket) == SHMC_CACHELINE, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
+_Static_assert(sizeof(struct shm_wline) == SHMC_CACHELINE, "writer line changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(offsetof(struct shm_bucket, off) == 28, "bucket layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_proc) == 128, "proc row layout changed: bump SHMC_LAYOUT_VERSION");
 _Static_assert(sizeof(struct shm_item) == 56, "item header changed: bump SHMC_LAYOUT_VERSION");

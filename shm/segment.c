@@ -83,7 +83,7 @@ uint64_t shm_fingerprint(void)
     const uint64_t parts[] = {
         SHMC_LAYOUT_VERSION, sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
         SHMC_CACHELINE, sizeof(struct shm_header), sizeof(struct shm_stripe),
-        sizeof(struct shm_proc), sizeof(struct shm_bucket),
+        sizeof(struct shm_proc), sizeof(struct shm_bucket), sizeof(struct shm_wline),
         sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, SHMC_HASH_VERSION, 0x0102030405060708ull,
         sizeof(struct shm_journal), sizeof(struct shm_jrec), /* journal */
     };
@@ -133,7 +133,8 @@ static void place(struct geometry *g)
     g->procs_off = shm_align_up(g->stripes_off + (uint64_t)g->stripes * sizeof(struct shm_stripe), 4096);
     g->tags_off = shm_align_up(g->procs_off + (uint64_t)SHMC_PROC_SLOTS * sizeof(struct shm_proc), 4096);
     g->index_off = shm_align_up(g->tags_off + (uint64_t)SHMC_TAG_SLOTS * sizeof(a64), 4096);
-    g->arena_off = shm_align_up(g->index_off + g->buckets * sizeof(struct shm_bucket), 4096);
+    g->arena_off = shm_align_up(g->index_off + g->buckets * (sizeof(struct shm_bucket) + sizeof(struct shm_wline)),
+                                4096);
     g->size = shm_align_up(g->arena_off + g->memory, 4096);
     /* journal: after every other region, so the others do not move */
     g->journal_off = g->journal_bytes ? g->size : 0;
@@ -313,6 +314,7 @@ static void handle_from_geometry(shmc_t *c, const struct geometry *g)
     c->procs = (struct shm_proc *)(void *)(c->base + g->procs_off);
     c->tags = (a64 *)(void *)(c->base + g->tags_off);
     c->buckets = (struct shm_bucket *)(void *)(c->base + g->index_off);
+    c->wlines = (struct shm_wline *)(void *)(c->base + g->index_off + g->buckets * sizeof(struct shm_bucket));
     c->nbuckets = g->buckets;
     c->bucket_mask = g->buckets - 1;
     c->nslots = g->buckets * SHMC_SLOTS_PER_BUCKET;

@@ -56,10 +56,24 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
 
     /* The old item's bytes stay as they are: once the slot points away
      * they are dead, and the log reclaims them. */
-    struct shm_item *old = shm_slot_item_locked(c, idx);
-    if (old && LD(&old->gen) == gen) {
-        shm_count_locked(st, -1, LD(&old->size));
+    /* The item replaced leaves the counts: its size and generation come
+     * from the writer line (layout.h), so the old item is not read. */
+    struct shm_wline *wl = &c->wlines[idx / SHMC_SLOTS_PER_BUCKET];
+    if (LD(&bk->off[i])) {
+        uint32_t size8 = LD(&wl->size8[i]);
+        if (size8 != WL_SIZE_BIG) {
+            if (LD(&wl->gen8[i]) == (uint8_t)gen)
+                shm_count_locked(st, -1, (uint64_t)size8 * SHMC_ITEM_ALIGN);
+        } else {
+            struct shm_item *old = shm_slot_item_locked(c, idx);
+            if (!old)
+                shm_drop_slot_locked(c, idx, DROP_LOST); /* corrupt: its counts are redone */
+            else if (LD(&old->gen) == gen)
+                shm_count_locked(st, -1, LD(&old->size));
+        }
     }
+    ST(&wl->size8[i], (uint16_t)(size / SHMC_ITEM_ALIGN < WL_SIZE_BIG ? size / SHMC_ITEM_ALIGN : WL_SIZE_BIG));
+    ST(&wl->gen8[i], (uint8_t)gen);
     uint64_t cas = shm_next_token_locked(c, kl->stripe);
 
     /* The item, whole, before the slot points at it. Nobody references
@@ -118,10 +132,13 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
     shm_journal_store_locked(c, key, klen, x && (x->state & SLOT_NOVALUE)); /* journal */
     uint32_t was = shm_change_begin_locked(st);
     uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
+    /* The key's slot is found by fingerprint: no read of the old item. */
+    uint32_t fp = shm_key_fp(kl->h);
     int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
-    int64_t idx = shm_find_locked(c, kl, key, klen);
+    int64_t idx = shm_find_fp_locked(c, kl, fp);
     if (idx < 0)
         idx = shm_choose_slot_locked(c, kl, gen);
+    ST(&c->wlines[(uint64_t)idx / SHMC_SLOTS_PER_BUCKET].fp[shm_slot_in((uint64_t)idx)], fp);
     publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags, x);
     shm_change_end_locked(st, was);
 }
@@ -167,6 +184,7 @@ void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl)
 {
     for (int k = 0; k < kl->nb; k++)
         __builtin_prefetch(&c->buckets[kl->b[k]], 1);
+    __builtin_prefetch(&c->wlines[kl->b[0]], 1);
     const struct shm_stripe *st = &c->stripes[kl->stripe];
     uint64_t tail = shm_log_tail(st);
     if (tail < c->stripe_bytes)
