@@ -82,6 +82,21 @@ static PyObject *raise_err(int err)
     return NULL;
 }
 
+/* As raise_err, for a failed shmc_open: the text carries the library's
+ * detail (the constraint, the numbers, the fix) when it has one. */
+static PyObject *raise_open_err(int err)
+{
+    const char *detail = shmc_open_error();
+    if (!detail || !*detail)
+        return raise_err(err);
+    PyObject *e = PyObject_CallFunction(exc_for(err), "is", -err, detail);
+    if (e) {
+        PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+        Py_DECREF(e);
+    }
+    return NULL;
+}
+
 /* ---- argument helpers -------------------------------------------------- */
 
 /* Parse vectorcall arguments against names[0..n-1]; the first nreq are
@@ -415,7 +430,7 @@ static int Cache_init(CacheObject *s, PyObject *args, PyObject *kw)
     r = shmc_open(cname, flags, &cfg, &c);
     Py_END_ALLOW_THREADS
     if (r < 0) {
-        raise_err(r);
+        raise_open_err(r);
         return -1;
     }
     shmc_info_t info;

@@ -282,6 +282,11 @@ class ErrorTests(CacheTestCase):
         self.assertEqual(cm.exception.errno, 2)
         with self.assertRaises(shmcache.Exists):
             shmcache.Cache(self.name, exclusive=True)
+        # the library's detail says which constraint and how to fix it
+        with self.assertRaises(shmcache.Error) as cm:
+            shmcache.Cache(segment_name("tight"), memory=1 << 20)
+        self.assertIn("does not fit a stripe", str(cm.exception))
+        self.assertIn("raise memory or lower max_value_len", str(cm.exception))
 
     def test_readonly(self):
         self.c.set("k", b"v")
