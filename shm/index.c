@@ -138,6 +138,13 @@ static void recount_locked(shmc_t *c, uint32_t stripe)
     shm_count_reset_locked(st, items, bytes);
 }
 
+struct shm_item *shm_find_item_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
+                                      int64_t *idx)
+{
+    *idx = shm_find_locked(c, kl, key, klen);
+    return *idx >= 0 ? shm_slot_item_locked(c, (uint64_t)*idx) : NULL;
+}
+
 /* Empty slot idx, accounting for why. */
 void shm_drop_slot_locked(shmc_t *c, uint64_t idx, enum shm_drop why)
 {

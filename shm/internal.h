@@ -248,6 +248,9 @@ struct shm_item *shm_slot_item_locked(shmc_t *c, uint64_t idx);
 uint64_t shm_item_bytes(struct shm_item *it);
 bool shm_slot_live_locked(const shmc_t *c, uint64_t idx, struct shm_item *it, uint32_t gen);
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
+/* shm_find_locked, and the slot's item (NULL when the key has no slot). */
+struct shm_item *shm_find_item_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
+                                      int64_t *idx);
 /* The slot a store of this key reuses: by tag and fingerprint, without
  * reading the old item (stores only; see struct shm_wline). */
 int64_t shm_find_fp_locked(const shmc_t *c, const struct keyloc *kl, uint32_t fp);
@@ -340,6 +343,17 @@ struct store_extra {
 int  shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen);
 uint64_t shm_next_token_locked(shmc_t *c, uint32_t stripe);
 void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl);
+/* An operation on one key that exists or not: validated (writable
+ * handle), located, its stripe locked (counters in the current
+ * generation), its slot and item found. shm_unlock(c, op.kl.stripe) ends it. */
+struct keyop {
+    struct keyloc kl;
+    uint32_t gen;
+    struct shm_stripe *st;
+    int64_t idx;            /* the key's slot, -1 when it has none */
+    struct shm_item *it;    /* the slot's item, NULL when none */
+};
+int  shm_keyop_begin(shmc_t *c, const void *key, size_t klen, struct keyop *op);
 /* Validate key (writable handle), locate it and lock its stripe. */
 int  shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, uint32_t *gen);
 int  shm_check_write(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen);

@@ -70,8 +70,8 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
         if (r)
             return r;
         struct shm_stripe *st = &c->stripes[kl.stripe];
-        int64_t idx = shm_find_locked(c, &kl, key, klen);
-        struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
+        int64_t idx;
+        struct shm_item *s = shm_find_item_locked(c, &kl, key, klen, &idx);
         if (shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
             shm_unlock(c, kl.stripe);
             continue;
@@ -154,8 +154,8 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
     if (r)
         return r;
     struct shm_stripe *st = &c->stripes[kl.stripe];
-    int64_t idx = shm_find_locked(c, &kl, key, klen);
-    struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
+    int64_t idx;
+    struct shm_item *s = shm_find_item_locked(c, &kl, key, klen, &idx);
     bool ok = s && LD(&s->lease) == lease && LD(&s->gen) == gen;
     if (ok) {
         uint32_t since = LD(&s->lease_gseq);
@@ -213,17 +213,17 @@ int shmc_set_leased_tagged(shmc_t *c, const void *key, size_t klen, const void *
 
 int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
 {
-    struct keyloc kl;
-    uint32_t gen;
-    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
+    struct keyop op;
+    int r = shm_keyop_begin(c, key, klen, &op);
     if (r)
         return r;
     shm_journal_append(c, SHMC_JOURNAL_INVALIDATE, key, klen); /* journal: before the change */
-    struct shm_stripe *st = &c->stripes[kl.stripe];
-    int64_t idx = shm_find_locked(c, &kl, key, klen);
+    struct shm_stripe *st = op.st;
+    int64_t idx = op.idx;
+    uint32_t gen = op.gen;
     r = -ENOENT;
     if (idx >= 0) {
-        struct shm_item *s = shm_slot_item_locked(c, (uint64_t)idx);
+        struct shm_item *s = op.it;
         bool live = shm_slot_live_locked(c, (uint64_t)idx, s, gen);
         uint32_t was = shm_change_begin_locked(st);
         if (LD(&s->gen) != gen) {
@@ -242,6 +242,6 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
         if (live)
             r = 0;
     }
-    shm_unlock(c, kl.stripe);
+    shm_unlock(c, op.kl.stripe);
     return r;
 }

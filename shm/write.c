@@ -176,6 +176,16 @@ int shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, 
     return shm_lock_key(c, kl, gen);
 }
 
+int shm_keyop_begin(shmc_t *c, const void *key, size_t klen, struct keyop *op)
+{
+    int r = shm_lock_key_op(c, key, klen, &op->kl, &op->gen);
+    if (r)
+        return r;
+    op->st = &c->stripes[op->kl.stripe];
+    op->it = shm_find_item_locked(c, &op->kl, key, klen, &op->idx);
+    return 0;
+}
+
 /* Start loading what a write to this key will touch (its buckets' tag
  * lines and the stripe's log tail) before the lock is taken, so the cache
  * misses overlap the lock's own latency. Reads here are unlocked and only
@@ -300,14 +310,15 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
               uint64_t ttl_ms, uint64_t *result)
 {
     uint64_t create_expiry = initial ? shm_expiry_from_ttl(ttl_ms) : 0;
-    struct keyloc kl;
-    uint32_t gen;
-    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
+    struct keyop op;
+    int r = shm_keyop_begin(c, key, klen, &op);
     if (r)
         return r;
-    struct shm_stripe *st = &c->stripes[kl.stripe];
-    int64_t idx = shm_find_locked(c, &kl, key, klen);
-    struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
+    struct keyloc kl = op.kl;
+    uint32_t gen = op.gen;
+    struct shm_stripe *st = op.st;
+    int64_t idx = op.idx;
+    struct shm_item *s = op.it;
     char num[24];
     uint64_t v;
     if (!shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
@@ -365,20 +376,17 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
 int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
 {
     uint64_t expiry = shm_expiry_from_ttl(ttl_ms);
-    struct keyloc kl;
-    uint32_t gen;
-    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
+    struct keyop op;
+    int r = shm_keyop_begin(c, key, klen, &op);
     if (r)
         return r;
-    struct shm_stripe *st = &c->stripes[kl.stripe];
+    struct shm_stripe *st = op.st;
     BUMP(&st->st.cmd_touch, 1);
-    int64_t idx = shm_find_locked(c, &kl, key, klen);
-    struct shm_item *s = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
-    if (shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
+    if (shm_slot_live_locked(c, (uint64_t)op.idx, op.it, op.gen)) {
         uint32_t was = shm_change_begin_locked(st);
-        struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)idx);
+        struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)op.idx);
         uint32_t odd = shm_bucket_begin(bk);
-        ST(&s->expiry, expiry);
+        ST(&op.it->expiry, expiry);
         shm_bucket_end(bk, odd);
         shm_change_end_locked(st, was);
         BUMP(&st->st.touch_hits, 1);
@@ -386,30 +394,28 @@ int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
         BUMP(&st->st.touch_misses, 1);
         r = -ENOENT;
     }
-    shm_unlock(c, kl.stripe);
+    shm_unlock(c, op.kl.stripe);
     return r;
 }
 
 int shmc_delete(shmc_t *c, const void *key, size_t klen)
 {
-    struct keyloc kl;
-    uint32_t gen;
-    int r = shm_lock_key_op(c, key, klen, &kl, &gen);
+    struct keyop op;
+    int r = shm_keyop_begin(c, key, klen, &op);
     if (r)
         return r;
     shm_journal_append(c, SHMC_JOURNAL_DELETE, key, klen); /* journal: before the change */
-    struct shm_stripe *st = &c->stripes[kl.stripe];
-    int64_t idx = shm_find_locked(c, &kl, key, klen);
-    if (idx >= 0) {
-        bool live = shm_slot_live_locked(c, (uint64_t)idx, shm_slot_item_locked(c, (uint64_t)idx), gen);
+    struct shm_stripe *st = op.st;
+    if (op.idx >= 0) {
+        bool live = shm_slot_live_locked(c, (uint64_t)op.idx, op.it, op.gen);
         uint32_t was = shm_change_begin_locked(st);
-        shm_drop_slot_locked(c, (uint64_t)idx, live ? DROP_DELETE : DROP_RECLAIM);
+        shm_drop_slot_locked(c, (uint64_t)op.idx, live ? DROP_DELETE : DROP_RECLAIM);
         shm_change_end_locked(st, was);
         r = live ? 0 : -ENOENT;
     } else {
         r = -ENOENT;
     }
     BUMP(r ? &st->st.delete_misses : &st->st.delete_hits, 1);
-    shm_unlock(c, kl.stripe);
+    shm_unlock(c, op.kl.stripe);
     return r;
 }
