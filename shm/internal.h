@@ -354,8 +354,8 @@ struct keyop {
     struct shm_item *it;    /* the slot's item, NULL when none */
 };
 int  shm_keyop_begin(shmc_t *c, const void *key, size_t klen, struct keyop *op);
-/* Validate key (writable handle), locate it and lock its stripe. */
-int  shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, uint32_t *gen);
+/* shm_keyop_begin for a key already validated (and a writable handle). */
+int  shm_keyop_lock(shmc_t *c, const void *key, size_t klen, struct keyop *op);
 int  shm_check_write(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen);
 void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
                       const void *val, size_t vlen, uint64_t expiry, uint32_t flags, uint32_t gen,

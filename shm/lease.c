@@ -63,15 +63,15 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
             return r;
         if (!shm_writable(c))
             return -EROFS;
-        struct keyloc kl;
-        shm_locate(c, key, klen, &kl);
-        uint32_t gen;
-        r = shm_lock_key(c, &kl, &gen);
+        struct keyop op;
+        r = shm_keyop_lock(c, key, klen, &op);
         if (r)
             return r;
-        struct shm_stripe *st = &c->stripes[kl.stripe];
-        int64_t idx;
-        struct shm_item *s = shm_find_item_locked(c, &kl, key, klen, &idx);
+        struct keyloc kl = op.kl;
+        uint32_t gen = op.gen;
+        struct shm_stripe *st = op.st;
+        int64_t idx = op.idx;
+        struct shm_item *s = op.it;
         if (shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
             shm_unlock(c, kl.stripe);
             continue;
@@ -146,16 +146,16 @@ static int set_leased(shmc_t *c, const void *key, size_t klen, const void *val, 
     r = shm_tag_indexes(c, tags, ntags, tagidx);
     if (r)
         return r;
-    struct keyloc kl;
-    shm_locate(c, key, klen, &kl);
     uint64_t expiry = shm_expiry_from_ttl(ttl_ms);
-    uint32_t gen;
-    r = shm_lock_key(c, &kl, &gen);
+    struct keyop op;
+    r = shm_keyop_lock(c, key, klen, &op);
     if (r)
         return r;
-    struct shm_stripe *st = &c->stripes[kl.stripe];
-    int64_t idx;
-    struct shm_item *s = shm_find_item_locked(c, &kl, key, klen, &idx);
+    struct keyloc kl = op.kl;
+    uint32_t gen = op.gen;
+    struct shm_stripe *st = op.st;
+    int64_t idx = op.idx;
+    struct shm_item *s = op.it;
     bool ok = s && LD(&s->lease) == lease && LD(&s->gen) == gen;
     if (ok) {
         uint32_t since = LD(&s->lease_gseq);

@@ -165,20 +165,17 @@ uint64_t shm_next_token_locked(shmc_t *c, uint32_t stripe)
     return (ctr << 11) | (SHMC_PROC_SLOTS + stripe);
 }
 
-/* Lock the key's stripe and bring its counters to the current generation. */
-int shm_lock_key_op(shmc_t *c, const void *key, size_t klen, struct keyloc *kl, uint32_t *gen)
-{
-    int r = shm_check_write(c, key, klen, "", 0);
-    if (r)
-        return r;
-    shm_locate(c, key, klen, kl);
-    shm_prefetch_key(c, kl);
-    return shm_lock_key(c, kl, gen);
-}
-
 int shm_keyop_begin(shmc_t *c, const void *key, size_t klen, struct keyop *op)
 {
-    int r = shm_lock_key_op(c, key, klen, &op->kl, &op->gen);
+    int r = shm_check_write(c, key, klen, "", 0);
+    return r ? r : shm_keyop_lock(c, key, klen, op);
+}
+
+int shm_keyop_lock(shmc_t *c, const void *key, size_t klen, struct keyop *op)
+{
+    shm_locate(c, key, klen, &op->kl);
+    shm_prefetch_key(c, &op->kl);
+    int r = shm_lock_key(c, &op->kl, &op->gen);
     if (r)
         return r;
     op->st = &c->stripes[op->kl.stripe];
@@ -186,8 +183,8 @@ int shm_keyop_begin(shmc_t *c, const void *key, size_t klen, struct keyop *op)
     return 0;
 }
 
-/* Start loading what a write to this key will touch (its buckets' tag
- * lines and the stripe's log tail) before the lock is taken, so the cache
+/* Start loading what a write to this key will touch (its bucket lines,
+ * the home bucket's writers' line and the stripe's log tail) before the lock is taken, so the cache
  * misses overlap the lock's own latency. Reads here are unlocked and only
  * used as prefetch addresses: a prefetch never faults and changes nothing. */
 void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl)
@@ -201,6 +198,7 @@ void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl)
         __builtin_prefetch(c->base + shm_arena_base(c, kl->stripe) + tail, 0);
 }
 
+/* Lock the key's stripe and bring its counters to the current generation. */
 int shm_lock_key(shmc_t *c, const struct keyloc *kl, uint32_t *gen)
 {
     int r = shm_lock(c, kl->stripe);
