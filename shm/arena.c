@@ -82,7 +82,7 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
          * kept even if cold: evicting it would free nothing an exact LRU
          * would have to free. */
         bool roomy = shm_stripe_bytes(st) <= c->stripe_bytes / 4 * 3;
-        if (!shm_slot_live_locked(c, idx, shm_item_at(c, base + tail), gen)) {
+        if (!shm_item_live_locked(c, shm_item_at(c, base + tail), gen)) {
             shm_drop_slot_locked(c, idx, DROP_RECLAIM);
         } else if ((logref || roomy) && wrap_end && (head == tail || *reinserts > 0)) {
             /* Second chance: the item becomes the newest in the log. The

@@ -51,9 +51,8 @@ struct shm_item *shm_slot_item_locked(shmc_t *c, uint64_t idx)
     return it;
 }
 
-bool shm_slot_live_locked(const shmc_t *c, uint64_t idx, struct shm_item *it, uint32_t gen)
+bool shm_item_live_locked(const shmc_t *c, struct shm_item *it, uint32_t gen)
 {
-    (void)idx;
     if (!it)
         return false;
     struct shm_emeta m = shm_emeta_of(it);
@@ -255,7 +254,7 @@ int64_t shm_choose_slot_locked(shmc_t *c, const struct keyloc *kl, uint32_t gen)
                 struct shm_item *it = shm_slot_item_locked(c, idx);
                 if (it && pass == 0 && LD(&it->lease))
                     continue;
-                if (!shm_slot_live_locked(c, idx, it, gen)) {
+                if (!shm_item_live_locked(c, it, gen)) {
                     shm_drop_slot_locked(c, idx, it ? DROP_RECLAIM : DROP_LOST);
                     return take(c, kl, k, i);
                 }

@@ -246,7 +246,8 @@ void shm_slot_clear_fields(struct shm_bucket *bk, unsigned i);
  * the locked paths treat a corrupt slot as empty and never follow it. */
 struct shm_item *shm_slot_item_locked(shmc_t *c, uint64_t idx);
 uint64_t shm_item_bytes(struct shm_item *it);
-bool shm_slot_live_locked(const shmc_t *c, uint64_t idx, struct shm_item *it, uint32_t gen);
+/* Whether a locked slot's item (NULL: empty or corrupt) is live (state.h). */
+bool shm_item_live_locked(const shmc_t *c, struct shm_item *it, uint32_t gen);
 int64_t shm_find_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen);
 /* shm_find_locked, and the slot's item (NULL when the key has no slot). */
 struct shm_item *shm_find_item_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,

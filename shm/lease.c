@@ -72,7 +72,7 @@ int shmc_get_or_lease(shmc_t *c, const void *key, size_t klen, void *buf, size_t
         struct shm_stripe *st = op.st;
         int64_t idx = op.idx;
         struct shm_item *s = op.it;
-        if (shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
+        if (shm_item_live_locked(c, s, gen)) {
             shm_unlock(c, kl.stripe);
             continue;
         }
@@ -224,7 +224,7 @@ int shmc_invalidate(shmc_t *c, const void *key, size_t klen)
     r = -ENOENT;
     if (idx >= 0) {
         struct shm_item *s = op.it;
-        bool live = shm_slot_live_locked(c, (uint64_t)idx, s, gen);
+        bool live = shm_item_live_locked(c, s, gen);
         uint32_t was = shm_change_begin_locked(st);
         if (LD(&s->gen) != gen) {
             shm_drop_slot_locked(c, (uint64_t)idx, DROP_RECLAIM);

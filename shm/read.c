@@ -134,8 +134,6 @@ int shm_check_key(const shmc_t *c, const void *key, size_t klen)
     return 0;
 }
 
-#define count shm_row_bump
-
 /* The shared body of shmc_get and shmc_get_stale. */
 int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen,
                    shmc_item_info_t *info, bool want_stale)
@@ -184,7 +182,7 @@ int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
      * and shmc_stats and shmc_procs report cmd_get as their sum. That saves
      * a counter write per get. */
     if (locked)
-        count(row, shared, &row->get_locked);
+        shm_row_bump(row, shared, &row->get_locked);
     bool stale = false;
     switch (res) {
     case RD_HIT:
@@ -195,26 +193,26 @@ int shm_get_common(shmc_t *c, const void *key, size_t klen, void *buf, size_t ca
             stale = true;
             break;
         }
-        count(row, shared, &row->get_misses);
+        shm_row_bump(row, shared, &row->get_misses);
         if (res == RD_EXPIRED)
-            count(row, shared, &row->get_expired);
+            shm_row_bump(row, shared, &row->get_expired);
         return -ENOENT;
     case RD_FLUSHED:
-        count(row, shared, &row->get_misses);
-        count(row, shared, &row->get_flushed);
+        shm_row_bump(row, shared, &row->get_misses);
+        shm_row_bump(row, shared, &row->get_flushed);
         return -ENOENT;
     case RD_CORRUPT:
-        count(row, shared, &row->get_misses);
+        shm_row_bump(row, shared, &row->get_misses);
         return -EBADMSG;
     default:
-        count(row, shared, &row->get_misses);
+        shm_row_bump(row, shared, &row->get_misses);
         return -ENOENT;
     }
     *vlen = o.vlen;
     if (stale)
-        count(row, shared, &row->stale_hits);
+        shm_row_bump(row, shared, &row->stale_hits);
     else
-        count(row, shared, &row->get_hits);
+        shm_row_bump(row, shared, &row->get_hits);
     /* CLOCK reference and "fetched" bits: written only when not yet set, so
      * a hot entry costs one shared write per eviction cycle, not per get. */
     if (shm_writable(c)) {

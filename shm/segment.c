@@ -255,7 +255,7 @@ static int geometry_from_header(const struct shm_header *h, uint64_t st_size, st
     if (h->capacity == 0 || h->capacity > SHMC_CAPACITY_MAX)
         return -EBADMSG;
     if (!is_pow2(h->buckets) || h->buckets < 2 * (uint64_t)h->stripes ||
-        h->buckets < index_buckets(h->capacity) || h->buckets > 2 * index_buckets(SHMC_CAPACITY_MAX))
+        h->buckets < index_buckets(h->capacity) || h->buckets > index_buckets(SHMC_CAPACITY_MAX))
         return -EBADMSG;
     if (h->max_key_len == 0 || h->max_key_len > SHMC_KEY_MAX || h->max_value_len == 0 ||
         h->max_value_len > SHMC_VALUE_MAX)

@@ -233,7 +233,7 @@ static int store(shmc_t *c, enum store_op op, const void *key, size_t klen, cons
     if (op != OP_SET) {
         int64_t idx = shm_find_locked(c, &kl, key, klen);
         struct shm_item *it = idx >= 0 ? shm_slot_item_locked(c, (uint64_t)idx) : NULL;
-        bool live = shm_slot_live_locked(c, (uint64_t)idx, it, gen);
+        bool live = shm_item_live_locked(c, it, gen);
         if (op == OP_ADD && live)
             r = -EEXIST;
         else if (op == OP_REPLACE && !live)
@@ -315,11 +315,10 @@ int shmc_incr(shmc_t *c, const void *key, size_t klen, int64_t delta, const uint
     struct keyloc kl = op.kl;
     uint32_t gen = op.gen;
     struct shm_stripe *st = op.st;
-    int64_t idx = op.idx;
     struct shm_item *s = op.it;
     char num[24];
     uint64_t v;
-    if (!shm_slot_live_locked(c, (uint64_t)idx, s, gen)) {
+    if (!shm_item_live_locked(c, s, gen)) {
         BUMP(&st->st.incr_misses, 1);
         if (!initial) {
             r = -ENOENT;
@@ -380,7 +379,7 @@ int shmc_touch(shmc_t *c, const void *key, size_t klen, uint64_t ttl_ms)
         return r;
     struct shm_stripe *st = op.st;
     BUMP(&st->st.cmd_touch, 1);
-    if (shm_slot_live_locked(c, (uint64_t)op.idx, op.it, op.gen)) {
+    if (shm_item_live_locked(c, op.it, op.gen)) {
         uint32_t was = shm_change_begin_locked(st);
         struct shm_bucket *bk = shm_bucket_of(c, (uint64_t)op.idx);
         uint32_t odd = shm_bucket_begin(bk);
@@ -405,7 +404,7 @@ int shmc_delete(shmc_t *c, const void *key, size_t klen)
     shm_journal_append(c, SHMC_JOURNAL_DELETE, key, klen); /* journal: before the change */
     struct shm_stripe *st = op.st;
     if (op.idx >= 0) {
-        bool live = shm_slot_live_locked(c, (uint64_t)op.idx, op.it, op.gen);
+        bool live = shm_item_live_locked(c, op.it, op.gen);
         uint32_t was = shm_change_begin_locked(st);
         shm_drop_slot_locked(c, (uint64_t)op.idx, live ? DROP_DELETE : DROP_RECLAIM);
         shm_change_end_locked(st, was);
