@@ -540,6 +540,15 @@ int shmc_set_tagged(shmc_t *c, const void *key, size_t klen, const void *val, si
                     uint64_t ttl_ms, uint32_t flags, const char *const *tags, size_t ntags);
 
 /*
+ * As shmc_add (store only if no live entry has the key: -EEXIST otherwise,
+ * and nothing changes), storing the entry under tags as shmc_set_tagged.
+ * An entry whose tag was invalidated is not live, so add replaces it.
+ * Errors, locks and thread-safety as shmc_set_tagged.
+ */
+int shmc_add_tagged(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t ttl_ms, uint32_t flags, const char *const *tags, size_t ntags);
+
+/*
  * Every entry stored under tag by a set that returned before this call
  * began misses once it returns, in every process, in O(1): no scan, no
  * lock. (A set concurrent with the call may land before or after it.) Such entries stay

@@ -262,6 +262,12 @@ int shmc_set_tagged(shmc_t *c, const void *key, size_t klen, const void *val, si
     return store(c, OP_SET, key, klen, val, vlen, ttl_ms, flags, 0, tags, ntags);
 }
 
+int shmc_add_tagged(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t ttl_ms, uint32_t flags, const char *const *tags, size_t ntags)
+{
+    return store(c, OP_ADD, key, klen, val, vlen, ttl_ms, flags, 0, tags, ntags);
+}
+
 int shmc_set(shmc_t *c, const void *key, size_t klen, const void *val, size_t vlen,
              uint64_t ttl_ms, uint32_t flags)
 {

@@ -81,6 +81,31 @@ static void add_and_replace_treat_a_tag_invalidated_entry_as_absent(void **state
     assert_true(hit(c, "k"));
 }
 
+static void add_tagged_stores_under_tags_only_when_absent(void **state)
+{
+    shmc_t *c = H(state);
+    const char *t[] = {"cart:9"}, *u[] = {"other"};
+    char buf[8];
+    size_t vlen;
+    assert_int_equal(shmc_add_tagged(c, "k", 1, "v1", 2, 0, 0, t, 1), 0);
+    /* a live entry: refused, value and tags unchanged */
+    assert_int_equal(shmc_add_tagged(c, "k", 1, "v2", 2, 0, 0, u, 1), -EEXIST);
+    assert_int_equal(shmc_invalidate_tag(c, "other"), 0);
+    assert_int_equal(shmc_get(c, "k", 1, buf, sizeof buf, &vlen, NULL), 0);
+    assert_memory_equal(buf, "v1", 2);
+    /* once its tag is invalidated the entry is absent for add */
+    assert_int_equal(shmc_invalidate_tag(c, "cart:9"), 0);
+    assert_int_equal(shmc_add_tagged(c, "k", 1, "v3", 2, 0, 0, t, 1), 0);
+    assert_int_equal(shmc_get(c, "k", 1, buf, sizeof buf, &vlen, NULL), 0);
+    assert_memory_equal(buf, "v3", 2);
+    assert_int_equal(shmc_invalidate_tag(c, "cart:9"), 0);
+    assert_false(hit(c, "k"));
+    /* bad tags change nothing */
+    const char *five[] = {"a", "b", "c", "d", "e"};
+    assert_int_equal(shmc_add_tagged(c, "n", 1, "v", 1, 0, 0, five, 5), -EINVAL);
+    assert_false(hit(c, "n"));
+}
+
 static void incr_keeps_the_tags_of_a_counter(void **state)
 {
     shmc_t *c = H(state);
@@ -250,6 +275,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(invalidating_a_tag_makes_every_entry_under_it_miss),
         T(add_and_replace_treat_a_tag_invalidated_entry_as_absent),
+        T(add_tagged_stores_under_tags_only_when_absent),
         T(incr_keeps_the_tags_of_a_counter),
         T(bad_tags_are_rejected_and_change_nothing),
         T(a_tag_invalidated_in_another_process_misses_here_at_once),
