@@ -1,32 +1,54 @@
 /*
- * arena.c - item memory: one circular log per stripe.
+ * arena.c - item memory: two circular logs per stripe, probation and main.
  *
  * Invariant (DESIGN invariant 6): a set of an item that fits a stripe's
- * memory always finds room, and dead bytes never block it. Items are
- * appended at `head`; when the log is full the item at `tail` is looked at:
- * dead (its slot no longer points back: deleted, replaced, evicted) it is
- * simply passed over; expired or cleared, its slot is reclaimed; live and
- * referenced since it was last passed (CLOCK bit), or cold while live data
- * fills under 3/4 of the stripe, it slides to the head (second chance,
- * bounded per allocation); otherwise, live and cold, it is evicted. So the log compacts
- * itself as it turns, and eviction order approximates LRU.
+ * memory always finds room, and dead bytes never block it.
+ *
+ * A new item is appended to the probation log (an eighth of the stripe;
+ * items too big for it go straight to main). When that log is full, the
+ * item at its tail is judged: dead (its slot no longer points back:
+ * deleted, replaced, evicted) it is passed over; expired or cleared, its
+ * slot is reclaimed; live and read since it was written (the slot's LOGREF
+ * bit), or live while live data fills under 3/4 of the stripe, it moves
+ * to the main log; otherwise it is evicted. So an item nobody reads leaves
+ * after an eighth of the memory turned over, not all of it, and the main
+ * log keeps what was read: under skewed traffic (Zipf) this misses less
+ * than an exact LRU that gets every byte of the item headers for payload
+ * (docs/ARCHITECTURE.md, "Eviction"; the idea is S3-FIFO's small queue).
+ *
+ * The main log turns the same way, with a second chance instead of the
+ * move: live and referenced since the tail last passed (or cold while the
+ * stripe is roomy), the item slides to the head (bounded per allocation);
+ * otherwise it is evicted. Eviction there approximates LRU.
  *
  *   not wrapped (wrap_end == 0):  |free| tail ... items ... head |  free  |
  *   wrapped:                      | items  head | free | tail ... wrap_end |
  *
- * An item is live exactly when slot[item.slot].item points at it. Moving an
- * item (second chance) rewrites that slot inside its seqlock, so a reader
- * copying from the old place sees the sequence move and retries; the old
- * bytes are overwritten only by a later allocation, after that.
+ * An item is live exactly when slot[item.slot] points at it. Moving an
+ * item rewrites that slot inside its seqlock, so a reader copying from the
+ * old place sees the sequence move and retries; the old bytes are
+ * overwritten only by a later allocation, after that.
  */
 #include "internal.h"
 
 void shm_arena_reset_locked(shmc_t *c, uint32_t stripe)
 {
-    struct shm_stripe *st = &c->stripes[stripe];
-    shm_set_log_head(st, 0);
-    shm_set_log_tail(st, 0);
-    ST(&st->wrap_end, 0);
+    for (int w = LOG_PROBATION; w <= LOG_MAIN; w++) {
+        struct shm_log l = shm_log_of(c, stripe, w);
+        shm_set_log_head(&l, 0);
+        shm_set_log_tail(&l, 0);
+        ST(l.wrap_end, 0);
+    }
+}
+
+/* Whether a log's pointers could be its own: a corrupt value must not make
+ * us write outside the log. */
+static bool log_sane(const struct shm_log *l)
+{
+    uint64_t head = shm_log_head(l), tail = shm_log_tail(l), wrap_end = LD(l->wrap_end);
+    return head <= l->cap && tail <= l->cap && wrap_end <= l->cap &&
+           !((head | tail | wrap_end) & (SHMC_ITEM_ALIGN - 1)) &&
+           (wrap_end ? head <= tail && tail <= wrap_end : tail <= head);
 }
 
 /* The slot index that owns the item at absolute offset off, or -1 when the
@@ -48,30 +70,79 @@ static int64_t item_owner(shmc_t *c, uint32_t stripe, uint64_t off, uint64_t siz
     return slot;
 }
 
-/* Deal with the item at the tail: pass over, reclaim, move or evict it.
- * Returns false when the log is inconsistent (then it has been wiped). */
-static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsigned *reinserts)
+/* Pass the tail over an item of `size`, unwrapping at wrap_end. */
+static void pass_tail(const struct shm_log *l, uint64_t tail, uint64_t size)
+{
+    uint64_t wrap_end = LD(l->wrap_end);
+    tail += size;
+    if (wrap_end && tail >= wrap_end) {
+        shm_set_log_tail(l, 0);
+        ST(l->wrap_end, 0);
+    } else {
+        shm_set_log_tail(l, tail);
+    }
+}
+
+static int64_t log_alloc_locked(shmc_t *c, uint32_t stripe, int which, uint64_t size, uint32_t gen);
+
+/* Move live slot idx's item (at absolute src, `size` bytes) to the main
+ * log. False when the stripe was wiped meanwhile (making room in main
+ * found it corrupt): the item is gone with everything else. */
+static bool promote_locked(shmc_t *c, uint32_t stripe, uint64_t idx, uint64_t src, uint64_t size,
+                           uint32_t gen)
+{
+    struct shm_log p = shm_log_of(c, stripe, LOG_PROBATION);
+    uint64_t tail = shm_log_tail(&p);
+    int64_t dst = log_alloc_locked(c, stripe, LOG_MAIN, size, gen);
+    if (shm_log_tail(&p) != tail || shm_slot_off(c, idx) != src) {
+        /* Wiped: leave a filler where the copy would have gone, so the
+         * main log stays walkable. */
+        struct shm_item *pad = shm_item_at(c, (uint64_t)dst);
+        ST(&pad->size, (uint32_t)size);
+        ST(&pad->slot, ITEM_PAD_SLOT);
+        return false;
+    }
+    /* Nobody references the new place yet, but a reader of its previous
+     * owner may still be copying it: order the copy after the seq change
+     * that retired that owner (as a new item, write.c). */
+    atomic_thread_fence(memory_order_release);
+    shm_copy_within(c->base + dst, c->base + src, size);
+    struct shm_bucket *bk = shm_bucket_of(c, idx);
+    uint32_t odd = shm_bucket_begin(bk);
+    ST(&bk->off[shm_slot_in(idx)], shm_off_encode(c, stripe, (uint64_t)dst));
+    shm_bucket_end(bk, odd);
+    /* In main it must be read again to earn its next pass. */
+    atomic_fetch_and_explicit(&bk->hot, ~HOT_LOGREF(shm_slot_in(idx)), memory_order_relaxed);
+    return true;
+}
+
+/* Deal with the item at a log's tail: pass over, reclaim, move or evict
+ * it. Returns early when the log is inconsistent (then the stripe has been
+ * wiped) or was wiped while moving an item: the caller looks again. */
+static void advance_tail_locked(shmc_t *c, uint32_t stripe, int which, uint32_t gen,
+                                unsigned *reinserts)
 {
     struct shm_stripe *st = &c->stripes[stripe];
-    uint64_t base = shm_arena_base(c, stripe);
-    uint64_t tail = shm_log_tail(st), head = shm_log_head(st), wrap_end = LD(&st->wrap_end);
+    struct shm_log l = shm_log_of(c, stripe, which);
+    uint64_t tail = shm_log_tail(&l), head = shm_log_head(&l), wrap_end = LD(l.wrap_end);
     uint64_t limit = wrap_end ? wrap_end : head;
     if (tail >= limit) {
-        if (!wrap_end)
-            return false;
-        shm_set_log_tail(st, 0);
-        ST(&st->wrap_end, 0);
-        return true;
+        if (wrap_end) {
+            shm_set_log_tail(&l, 0);
+            ST(l.wrap_end, 0);
+        }
+        return;
     }
-    uint32_t size = LD(&shm_item_at(c, base + tail)->size);
+    uint64_t at = l.base + tail;
+    uint32_t size = LD(&shm_item_at(c, at)->size);
     if (size < sizeof(struct shm_item) || size % SHMC_ITEM_ALIGN || tail + size > limit) {
         shm_wipe_stripe_locked(c, stripe);
-        return false;
+        return;
     }
-    int64_t owner = item_owner(c, stripe, base + tail, size);
+    int64_t owner = item_owner(c, stripe, at, size);
     if (owner == -2) {
         shm_wipe_stripe_locked(c, stripe);
-        return false;
+        return;
     }
     if (owner >= 0) {
         uint64_t idx = (uint64_t)owner;
@@ -82,9 +153,13 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
          * kept even if cold: evicting it would free nothing an exact LRU
          * would have to free. */
         bool roomy = shm_stripe_bytes(st) <= c->stripe_bytes / 4 * 3;
-        if (!shm_item_live_locked(c, shm_item_at(c, base + tail), gen)) {
+        if (!shm_item_live_locked(c, shm_item_at(c, at), gen)) {
             shm_drop_slot_locked(c, idx, DROP_RECLAIM);
-        } else if ((logref || roomy) && wrap_end && (head == tail || *reinserts > 0)) {
+        } else if (which == LOG_PROBATION && (logref || roomy)) {
+            if (!promote_locked(c, stripe, idx, at, size, gen))
+                return;
+        } else if (which == LOG_MAIN && (logref || roomy) && wrap_end &&
+                   (head == tail || *reinserts > 0)) {
             /* Second chance: the item becomes the newest in the log. The
              * free gap [head, tail) is just below it, so it slides down by
              * the gap (possibly overlapping itself: the copy runs upwards,
@@ -94,91 +169,78 @@ static bool advance_tail_locked(shmc_t *c, uint32_t stripe, uint32_t gen, unsign
             if (head != tail) {
                 (*reinserts)--; /* only copies are rationed; in place is free */
                 uint32_t odd = shm_bucket_begin(bk);
-                shm_copy_within(c->base + base + head, c->base + base + tail, size);
-                ST(&bk->off[i], shm_off_encode(c, stripe, base + head));
+                shm_copy_within(c->base + l.base + head, c->base + at, size);
+                ST(&bk->off[i], shm_off_encode(c, stripe, l.base + head));
                 shm_bucket_end(bk, odd);
             }
             if (logref)
                 atomic_fetch_and_explicit(&bk->hot, ~HOT_LOGREF(i), memory_order_relaxed);
-            shm_set_log_head(st, head + size);
+            shm_set_log_head(&l, head + size);
         } else {
             shm_drop_slot_locked(c, idx, DROP_EVICT);
         }
     }
-    tail += size;
-    if (wrap_end && tail >= wrap_end) {
-        shm_set_log_tail(st, 0);
-        ST(&st->wrap_end, 0);
-    } else {
-        shm_set_log_tail(st, tail);
-    }
-    return true;
+    pass_tail(&l, tail, size);
 }
 
-/* Start loading the item the next allocation in this stripe will look at
- * (the tail), and its owner slot when the header is already at hand: a set
- * in a full log otherwise pays two cold misses there. Prefetches only. */
-static void prefetch_tail_locked(shmc_t *c, uint32_t stripe)
+/* Start loading the item the next allocation in this log will look at
+ * (the tail): a set in a full log otherwise pays a cold miss there. */
+static void prefetch_tail_locked(shmc_t *c, const struct shm_log *l)
 {
-    struct shm_stripe *st = &c->stripes[stripe];
-    uint64_t tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
+    uint64_t tail = shm_log_tail(l), wrap_end = LD(l->wrap_end);
     if (!wrap_end || tail >= wrap_end)
         return;
-    const uint8_t *it = c->base + shm_arena_base(c, stripe) + tail;
-    __builtin_prefetch(it, 0);
+    __builtin_prefetch(c->base + l->base + tail, 0);
 }
 
-int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen)
+static int64_t log_alloc_locked(shmc_t *c, uint32_t stripe, int which, uint64_t size, uint32_t gen)
 {
-    struct shm_stripe *st = &c->stripes[stripe];
-    uint64_t cap = c->stripe_bytes;
-    uint64_t base = shm_arena_base(c, stripe);
+    struct shm_log l = shm_log_of(c, stripe, which);
     unsigned reinserts = SHMC_REINSERT_MAX;
-    if (size > cap)
-        return -1;
-    /* The log's pointers come from shared memory: a corrupt value must not
-     * make us write outside the stripe. An inconsistent log is wiped. */
-    {
-        uint64_t head = shm_log_head(st), tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
-        if (head > cap || tail > cap || wrap_end > cap ||
-            ((head | tail | wrap_end) & (SHMC_ITEM_ALIGN - 1)) || (wrap_end ? head > tail || tail > wrap_end : tail > head))
-            shm_wipe_stripe_locked(c, stripe);
-    }
     /* Each turn allocates, wraps once, or advances the tail by at least one
-     * item: bounded by the number of items in the stripe. */
-    for (uint64_t turn = 0; turn < 4 * cap / sizeof(struct shm_item) + 4; turn++) {
-        uint64_t head = shm_log_head(st), tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
+     * item: bounded by the number of items in the log. */
+    for (uint64_t turn = 0; turn < 4 * l.cap / sizeof(struct shm_item) + 4; turn++) {
+        if (!log_sane(&l))
+            shm_wipe_stripe_locked(c, stripe);
+        uint64_t head = shm_log_head(&l), tail = shm_log_tail(&l), wrap_end = LD(l.wrap_end);
         if (!wrap_end) {
             if (head == tail && head != 0) { /* empty: start over */
-                shm_set_log_head(st, 0);
-                shm_set_log_tail(st, 0);
+                shm_set_log_head(&l, 0);
+                shm_set_log_tail(&l, 0);
                 continue;
             }
-            if (cap - head >= size) {
-                shm_set_log_head(st, head + size);
-                prefetch_tail_locked(c, stripe);
-                return (int64_t)(base + head);
+            if (l.cap - head >= size) {
+                shm_set_log_head(&l, head + size);
+                prefetch_tail_locked(c, &l);
+                return (int64_t)(l.base + head);
             }
             /* Not enough at the end: wrap. [head, cap) stays unused until
              * the tail gets there. */
             if (tail == head) { /* empty and at 0 cannot happen: size <= cap */
-                shm_set_log_head(st, 0);
-                shm_set_log_tail(st, 0);
+                shm_set_log_head(&l, 0);
+                shm_set_log_tail(&l, 0);
                 continue;
             }
-            ST(&st->wrap_end, head);
-            shm_set_log_head(st, 0);
+            ST(l.wrap_end, head);
+            shm_set_log_head(&l, 0);
             continue;
         }
         if (tail - head >= size) {
-            shm_set_log_head(st, head + size);
-            prefetch_tail_locked(c, stripe);
-            return (int64_t)(base + head);
+            shm_set_log_head(&l, head + size);
+            prefetch_tail_locked(c, &l);
+            return (int64_t)(l.base + head);
         }
-        if (!advance_tail_locked(c, stripe, gen, &reinserts))
-            continue; /* wiped or unwrapped: look again */
+        advance_tail_locked(c, stripe, which, gen, &reinserts);
     }
     shm_wipe_stripe_locked(c, stripe);
-    shm_set_log_head(st, size);
-    return (int64_t)base;
+    shm_set_log_head(&l, size);
+    return (int64_t)l.base;
+}
+
+int64_t shm_arena_alloc_locked(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen)
+{
+    if (size > c->stripe_bytes - c->probation_bytes)
+        return -1;
+    return log_alloc_locked(c, stripe, size <= c->probation_bytes ? LOG_PROBATION : LOG_MAIN, size,
+                            gen);
 }

@@ -59,38 +59,40 @@ static void check_header(shmc_t *c, struct report *rp)
                 (unsigned long long)c->size);
 }
 
-/* Walk one stripe's log; mark[k] set for each slot whose item the walk met. */
-static void check_log(shmc_t *c, uint32_t s, uint8_t *seen, struct report *rp)
+/* Walk one of a stripe's logs; seen[k] set for each slot whose item the
+ * walk met. */
+static void check_log(shmc_t *c, uint32_t s, int which, uint8_t *seen, struct report *rp)
 {
-    struct shm_stripe *st = &c->stripes[s];
-    uint64_t cap = c->stripe_bytes, base = shm_arena_base(c, s);
-    uint64_t head = shm_log_head(st), tail = shm_log_tail(st), wrap_end = LD(&st->wrap_end);
+    struct shm_log l = shm_log_of(c, s, which);
+    const char *name = which == LOG_PROBATION ? "probation" : "main";
+    uint64_t cap = l.cap;
+    uint64_t head = shm_log_head(&l), tail = shm_log_tail(&l), wrap_end = LD(l.wrap_end);
     if (head > cap || tail > cap || wrap_end > cap || head % 8 || tail % 8 || wrap_end % 8) {
-        problem(rp, "stripe %u: log pointers out of range (head %llu tail %llu wrap %llu, size %llu)", s,
-                (unsigned long long)head, (unsigned long long)tail, (unsigned long long)wrap_end,
-                (unsigned long long)cap);
+        problem(rp, "stripe %u: %s log pointers out of range (head %llu tail %llu wrap %llu, size %llu)",
+                s, name, (unsigned long long)head, (unsigned long long)tail,
+                (unsigned long long)wrap_end, (unsigned long long)cap);
         return;
     }
     if (wrap_end ? head > tail : tail > head) {
-        problem(rp, "stripe %u: log tail %llu and head %llu inconsistent", s, (unsigned long long)tail,
-                (unsigned long long)head);
+        problem(rp, "stripe %u: %s log tail %llu and head %llu inconsistent", s, name,
+                (unsigned long long)tail, (unsigned long long)head);
         return;
     }
     uint64_t ranges[2][2] = {{tail, wrap_end ? wrap_end : head}, {0, wrap_end ? head : 0}};
     for (int k = 0; k < 2; k++) {
         for (uint64_t off = ranges[k][0]; off < ranges[k][1];) {
-            struct shm_item *it = (struct shm_item *)(void *)(c->base + base + off);
+            struct shm_item *it = (struct shm_item *)(void *)(c->base + l.base + off);
             uint32_t size = LD(&it->size), slot = LD(&it->slot);
             if (size < sizeof(*it) || size % 8 || off + size > ranges[k][1]) {
-                problem(rp, "stripe %u: item at log offset %llu has bad size %u", s,
+                problem(rp, "stripe %u: item at %s log offset %llu has bad size %u", s, name,
                         (unsigned long long)off, size);
                 break;
             }
             if (slot != ITEM_PAD_SLOT) {
                 if (slot >= c->nslots) {
-                    problem(rp, "stripe %u: item at log offset %llu names slot %u of %llu", s,
-                            (unsigned long long)off, slot, (unsigned long long)c->nslots);
-                } else if (shm_slot_off(c, slot) == base + off) {
+                    problem(rp, "stripe %u: item at %s log offset %llu names slot %u of %llu", s,
+                            name, (unsigned long long)off, slot, (unsigned long long)c->nslots);
+                } else if (shm_slot_off(c, slot) == l.base + off) {
                     seen[slot / 8] = (uint8_t)(seen[slot / 8] | (1u << (slot % 8)));
                 }
             }
@@ -218,7 +220,8 @@ int64_t shmc_check(shmc_t *c, void (*fn)(const char *problem, void *arg), void *
             }
             locked = true;
         }
-        check_log(c, s, seen, &rp);
+        check_log(c, s, LOG_PROBATION, seen, &rp);
+        check_log(c, s, LOG_MAIN, seen, &rp);
         check_slots(c, s, seen, kbuf, ovf_seen, &rp);
         check_ovf(c, s, ovf_seen, &rp);
         if (locked)

@@ -52,6 +52,7 @@ struct shmc {
     uint64_t nbuckets, bucket_mask, nslots, capacity;
     uint32_t nstripes, stripe_mask;
     uint64_t arena_off, stripe_bytes, memory;
+    uint64_t probation_bytes;     /* each stripe's probation log (arena.c) */
     uint32_t max_key, max_val, proc_slots;
     uint64_t seed;
 
@@ -264,18 +265,47 @@ void shm_sync_gen_locked(shmc_t *c, uint32_t stripe, uint32_t gen);
  * (before it is published there) or no longer does (after it is gone). */
 void shm_ovf_add_locked(shmc_t *c, uint64_t home, int delta);
 
-/* ---- the stripe's first line (layout.h): log pointers in 8-byte units,
- * item and byte counts of generation count_gen (stripe lock held to write) */
-static inline uint64_t shm_log_head(const struct shm_stripe *st) { return (uint64_t)LD(&st->head8) * SHMC_ITEM_ALIGN; }
-static inline uint64_t shm_log_tail(const struct shm_stripe *st) { return (uint64_t)LD(&st->tail8) * SHMC_ITEM_ALIGN; }
-static inline void shm_set_log_head(struct shm_stripe *st, uint64_t off)
+/* ---- a stripe's item logs (layout.h, arena.c): pointers in 8-byte units,
+ * relative to the log's first byte (stripe lock held to write) */
+struct shm_log {
+    a32 *head8, *tail8;
+    a64 *wrap_end;
+    uint64_t base;  /* absolute offset of the log's first byte */
+    uint64_t cap;   /* its bytes */
+};
+enum { LOG_PROBATION, LOG_MAIN };
+/* The probation log's size: an eighth of the stripe (a new item is judged
+ * after an eighth of the memory turned over, not all of it: arena.c), in
+ * whole lines, leaving the main log room for the largest item. */
+static inline uint64_t shm_probation_bytes(uint64_t stripe_bytes, uint64_t max_item)
 {
-    ST(&st->head8, (uint32_t)(off / SHMC_ITEM_ALIGN));
+    uint64_t p = stripe_bytes / 8 & ~(uint64_t)(SHMC_CACHELINE - 1);
+    if (stripe_bytes < max_item)
+        return 0;
+    return p <= stripe_bytes - max_item ? p : (stripe_bytes - max_item) & ~(uint64_t)(SHMC_CACHELINE - 1);
 }
-static inline void shm_set_log_tail(struct shm_stripe *st, uint64_t off)
+static inline struct shm_log shm_log_of(const shmc_t *c, uint32_t stripe, int which)
 {
-    ST(&st->tail8, (uint32_t)(off / SHMC_ITEM_ALIGN));
+    struct shm_stripe *st = &c->stripes[stripe];
+    uint64_t base = shm_arena_base(c, stripe);
+    if (which == LOG_PROBATION)
+        return (struct shm_log){&st->head8, &st->tail8, &st->wrap_end, base, c->probation_bytes};
+    return (struct shm_log){&st->main_head8, &st->main_tail8, &st->main_wrap_end,
+                            base + c->probation_bytes, c->stripe_bytes - c->probation_bytes};
 }
+static inline uint64_t shm_log_head(const struct shm_log *l) { return (uint64_t)LD(l->head8) * SHMC_ITEM_ALIGN; }
+static inline uint64_t shm_log_tail(const struct shm_log *l) { return (uint64_t)LD(l->tail8) * SHMC_ITEM_ALIGN; }
+static inline void shm_set_log_head(const struct shm_log *l, uint64_t off)
+{
+    ST(l->head8, (uint32_t)(off / SHMC_ITEM_ALIGN));
+}
+static inline void shm_set_log_tail(const struct shm_log *l, uint64_t off)
+{
+    ST(l->tail8, (uint32_t)(off / SHMC_ITEM_ALIGN));
+}
+
+/* ---- the stripe's first line: item and byte counts of generation
+ * count_gen (stripe lock held to write) */
 static inline uint64_t shm_stripe_items(const struct shm_stripe *st) { return LD(&st->items); }
 static inline uint64_t shm_stripe_bytes(const struct shm_stripe *st) { return (uint64_t)LD(&st->bytes8) * SHMC_ITEM_ALIGN; }
 /* Add an entry of `size` bytes to the counts (sign -1 removes one). */

@@ -45,6 +45,7 @@
 #define SHMC_TAG_SLOTS        16384u /* words of the tag table */
 #define SHMC_STRIPE_BYTES_MAX (((uint64_t)UINT32_MAX - 1) * SHMC_ITEM_ALIGN) /* slot offsets are 32-bit */
 #define SHMC_HASH_VERSION     1u     /* bump when shm_hash or shm_locate change */
+#define SHMC_ARENA_VERSION    2u     /* bump when the item logs' rules change (arena.c) */
 
 typedef _Atomic uint8_t  a8;
 typedef _Atomic uint16_t a16;
@@ -148,10 +149,13 @@ struct shm_wstats {
  * them from collapsing (on x86-64 glibc, where pthread_mutex_t is 40
  * bytes; elsewhere the fields spill into the next line, nothing breaks).
  *
- * Item log (see arena.c): [tail, head) holds items, circular; when the log
- * has wrapped, data before the wrap ends at wrap_end. Offsets are relative
- * to the stripe's arena; head and tail are kept in 8-byte units (a stripe
- * is smaller than 32 GiB), and so is bytes.
+ * Item logs (see arena.c): a stripe's item memory holds two circular logs,
+ * probation (the first eighth: new items) and main (the rest: items read
+ * while on probation). In each, [tail, head) holds items; when a log has
+ * wrapped, data before the wrap ends at its wrap_end. Offsets are relative
+ * to the log's first byte; head and tail are kept in 8-byte units (a stripe
+ * is smaller than 32 GiB), and so is bytes. The probation log's head and
+ * tail share the lock's line: every set that takes log space moves them.
  */
 struct shm_stripe {
     pthread_mutex_t lock;                 /* robust, process-shared */
@@ -161,8 +165,12 @@ struct shm_stripe {
     a32  tail8;                           /* log tail / 8 */
     a32  items;                           /* curr_items */
     a32  bytes8;                          /* bytes / 8 */
-    /* Written when the log wraps, or by less frequent operations. */
-    alignas(SHMC_CACHELINE) a64 wrap_end;
+    /* Written when a log wraps, when an item moves to the main log, or by
+     * less frequent operations. */
+    alignas(SHMC_CACHELINE) a64 wrap_end;  /* the probation log's */
+    a32  main_head8;                      /* the main log: head / 8 */
+    a32  main_tail8;                      /* tail / 8 */
+    a64  main_wrap_end;
     a64  cas_next;                        /* CAS values for callers without a row */
     struct shm_wstats st;
 };

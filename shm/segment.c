@@ -84,7 +84,7 @@ uint64_t shm_fingerprint(void)
         SHMC_LAYOUT_VERSION, sizeof(pthread_mutex_t), _Alignof(pthread_mutex_t),
         SHMC_CACHELINE, sizeof(struct shm_header), sizeof(struct shm_stripe),
         sizeof(struct shm_proc), sizeof(struct shm_bucket), sizeof(struct shm_wline),
-        sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, SHMC_HASH_VERSION, 0x0102030405060708ull,
+        sizeof(struct shm_item), SHMC_SLOTS_PER_BUCKET, SHMC_HASH_VERSION, SHMC_ARENA_VERSION, 0x0102030405060708ull,
         sizeof(struct shm_journal), sizeof(struct shm_jrec), /* journal */
     };
     return shm_hash(parts, sizeof(parts), 0x5348434d46505231ull);
@@ -323,6 +323,7 @@ static void handle_from_geometry(shmc_t *c, const struct geometry *g)
     c->stripe_mask = g->stripes - 1;
     c->arena_off = g->arena_off;
     c->stripe_bytes = g->stripe_bytes;
+    c->probation_bytes = shm_probation_bytes(g->stripe_bytes, shm_item_size(g->max_key, g->max_val, SHMC_TAGS_MAX));
     c->memory = g->memory;
     c->max_key = g->max_key;
     c->max_val = g->max_val;

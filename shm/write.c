@@ -42,23 +42,15 @@ int shm_check_write(shmc_t *c, const void *key, size_t klen, const void *val, si
     return 0;
 }
 
-/* Write a new item at off and point slot idx at it. */
-static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uint64_t off,
-                           const void *key, size_t klen, const void *val, size_t vlen,
-                           uint64_t expiry, uint32_t flags, const struct store_extra *x)
+/* The item slot idx holds leaves the counts: its size and generation come
+ * from the writer line (layout.h), so the old item is not read. Then the
+ * writer line describes the item of `size` about to take its place. */
+static void account_replaced_locked(shmc_t *c, struct shm_stripe *st, uint64_t idx, uint64_t size,
+                                    uint32_t gen)
 {
-    struct shm_stripe *st = &c->stripes[kl->stripe];
     struct shm_bucket *bk = shm_bucket_of(c, idx);
-    unsigned i = shm_slot_in(idx);
-    unsigned ntags = x ? x->ntags : 0;
-    uint64_t size = shm_item_size(klen, vlen, ntags);
-    uint32_t gen = LD(&st->count_gen);
-
-    /* The old item's bytes stay as they are: once the slot points away
-     * they are dead, and the log reclaims them. */
-    /* The item replaced leaves the counts: its size and generation come
-     * from the writer line (layout.h), so the old item is not read. */
     struct shm_wline *wl = &c->wlines[idx / SHMC_SLOTS_PER_BUCKET];
+    unsigned i = shm_slot_in(idx);
     if (LD(&bk->off[i])) {
         uint32_t size8 = LD(&wl->size8[i]);
         if (size8 != WL_SIZE_BIG) {
@@ -74,18 +66,19 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     }
     ST(&wl->size8[i], (uint16_t)(size / SHMC_ITEM_ALIGN < WL_SIZE_BIG ? size / SHMC_ITEM_ALIGN : WL_SIZE_BIG));
     ST(&wl->gen8[i], (uint8_t)gen);
-    uint64_t cas = shm_next_token_locked(c, kl->stripe);
+}
 
-    /* The item, whole, before the slot points at it. Nobody references
-     * these bytes yet, but a reader of their previous owner may still be
-     * copying them; this fence orders our stores after the seq change that
-     * retired that owner. */
-    atomic_thread_fence(memory_order_release);
+/* Header, tag references, key and value of slot idx's item at off. */
+static void write_item(shmc_t *c, const struct keyloc *kl, uint64_t idx, uint64_t off,
+                       uint64_t size, uint32_t gen, const void *key, size_t klen, const void *val,
+                       size_t vlen, uint64_t expiry, uint32_t flags, const struct store_extra *x)
+{
+    unsigned ntags = x ? x->ntags : 0;
     struct shm_item *it = shm_item_at(c, off);
     ST(&it->size, (uint32_t)size);
     ST(&it->slot, (uint32_t)idx);
     ST(&it->expiry, expiry);
-    ST(&it->cas, cas);
+    ST(&it->cas, shm_next_token_locked(c, kl->stripe));
     ST(&it->vlen, (uint32_t)vlen);
     ST(&it->flags, flags);
     ST(&it->klen, (uint16_t)klen);
@@ -105,16 +98,18 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     shm_copy_in(c->base + off + shm_item_key_off(ntags), key, klen);
     if (vlen)
         shm_copy_in(c->base + off + shm_item_val_off(klen, ntags), val, vlen);
+}
 
-    uint32_t odd = shm_bucket_begin(bk);
-    SHMC_HOOK(SHMC_HOOK_SLOT_ODD, kl->stripe);
-    ST(&bk->off[i], shm_off_encode(c, kl->stripe, off));
-    if (LD(&bk->tag[i]) != kl->tag)
-        ST(&bk->tag[i], kl->tag);
+/* What every store does last: the entry is new to readers (no reference
+ * bits: a new value has not been read), and the writer's row counts it. */
+static void stored_locked(struct shm_bucket *bk, unsigned i)
+{
     if (LD(&bk->hot) & HOT_ALL(i))
         atomic_fetch_and_explicit(&bk->hot, ~HOT_ALL(i), memory_order_relaxed);
-    shm_bucket_end(bk, odd);
+}
 
+static void count_store(shmc_t *c, struct shm_stripe *st, uint64_t size)
+{
     shm_count_locked(st, +1, size);
     bool shared;
     struct shm_proc *row = shm_row(c, &shared);
@@ -122,8 +117,81 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
     shm_row_bump(row, shared, &row->cmd_set);
 }
 
-/* Store under the lock: room in the log, then the slot the key has (it may
- * have been evicted while making room), else a free or evicted one. */
+/* Write a new item at off and point slot idx at it. */
+static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uint64_t off,
+                           const void *key, size_t klen, const void *val, size_t vlen,
+                           uint64_t expiry, uint32_t flags, const struct store_extra *x)
+{
+    struct shm_stripe *st = &c->stripes[kl->stripe];
+    struct shm_bucket *bk = shm_bucket_of(c, idx);
+    unsigned i = shm_slot_in(idx);
+    uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
+    uint32_t gen = LD(&st->count_gen);
+
+    /* The old item's bytes stay as they are: once the slot points away
+     * they are dead, and the log reclaims them. */
+    account_replaced_locked(c, st, idx, size, gen);
+
+    /* The item, whole, before the slot points at it. Nobody references
+     * these bytes yet, but a reader of their previous owner may still be
+     * copying them; this fence orders our stores after the seq change that
+     * retired that owner. */
+    atomic_thread_fence(memory_order_release);
+    write_item(c, kl, idx, off, size, gen, key, klen, val, vlen, expiry, flags, x);
+
+    uint32_t odd = shm_bucket_begin(bk);
+    SHMC_HOOK(SHMC_HOOK_SLOT_ODD, kl->stripe);
+    ST(&bk->off[i], shm_off_encode(c, kl->stripe, off));
+    if (LD(&bk->tag[i]) != kl->tag)
+        ST(&bk->tag[i], kl->tag);
+    stored_locked(bk, i);
+    shm_bucket_end(bk, odd);
+    count_store(c, st, size);
+}
+
+/*
+ * A store whose item has the size of the one the key's slot holds rewrites
+ * that item where it is, inside the bucket's seqlock: a reader copying it
+ * meanwhile sees seq move and retries, as when a slot changes. The item
+ * keeps its place in the log (and its age there). No log space is taken,
+ * so nothing is reclaimed or evicted: the log's tail and the owner of the
+ * item there, two cold lines of every other set, are not touched. Returns
+ * false (nothing changed) when the sizes differ or the slot's item is not
+ * whole; the caller then stores the usual way.
+ */
+static bool overwrite_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, const void *key,
+                             size_t klen, const void *val, size_t vlen, uint64_t expiry,
+                             uint32_t flags, const struct store_extra *x)
+{
+    uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
+    const struct shm_wline *wl = &c->wlines[idx / SHMC_SLOTS_PER_BUCKET];
+    unsigned i = shm_slot_in(idx);
+    if (size / SHMC_ITEM_ALIGN >= WL_SIZE_BIG || LD(&wl->size8[i]) != size / SHMC_ITEM_ALIGN)
+        return false;
+    /* The size and the owner are checked on the item itself (its first
+     * line, which the write needs anyway), so a scribbled writer line can
+     * never make this write over another item. */
+    struct shm_item *it = shm_slot_item_locked(c, idx);
+    if (!it || LD(&it->size) != size || LD(&it->slot) != (uint32_t)idx)
+        return false;
+    struct shm_stripe *st = &c->stripes[kl->stripe];
+    struct shm_bucket *bk = shm_bucket_of(c, idx);
+    uint32_t gen = LD(&st->count_gen);
+    account_replaced_locked(c, st, idx, size, gen);
+    uint32_t odd = shm_bucket_begin(bk);
+    SHMC_HOOK(SHMC_HOOK_SLOT_ODD, kl->stripe);
+    write_item(c, kl, idx, (uint64_t)((uint8_t *)it - c->base), size, gen, key, klen, val, vlen,
+               expiry, flags, x);
+    stored_locked(bk, i);
+    shm_bucket_end(bk, odd);
+    count_store(c, st, size);
+    return true;
+}
+
+/* Store under the lock: the key's slot found by fingerprint (no read of
+ * the old item), rewritten in place when the sizes match; else room in the
+ * log, then the slot the key has (it may have been evicted while making
+ * room), else a free or evicted one. */
 void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_t klen,
                       const void *val, size_t vlen, uint64_t expiry, uint32_t flags, uint32_t gen,
                       const struct store_extra *x)
@@ -131,15 +199,17 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
     struct shm_stripe *st = &c->stripes[kl->stripe];
     shm_journal_store_locked(c, key, klen, x && (x->state & SLOT_NOVALUE)); /* journal */
     uint32_t was = shm_change_begin_locked(st);
-    uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
-    /* The key's slot is found by fingerprint: no read of the old item. */
     uint32_t fp = shm_key_fp(kl->h);
-    int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
     int64_t idx = shm_find_fp_locked(c, kl, fp);
-    if (idx < 0)
-        idx = shm_choose_slot_locked(c, kl, gen);
-    ST(&c->wlines[(uint64_t)idx / SHMC_SLOTS_PER_BUCKET].fp[shm_slot_in((uint64_t)idx)], fp);
-    publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags, x);
+    if (idx < 0 || !overwrite_locked(c, kl, (uint64_t)idx, key, klen, val, vlen, expiry, flags, x)) {
+        uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
+        int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
+        idx = shm_find_fp_locked(c, kl, fp);
+        if (idx < 0)
+            idx = shm_choose_slot_locked(c, kl, gen);
+        ST(&c->wlines[(uint64_t)idx / SHMC_SLOTS_PER_BUCKET].fp[shm_slot_in((uint64_t)idx)], fp);
+        publish_locked(c, kl, (uint64_t)idx, (uint64_t)off, key, klen, val, vlen, expiry, flags, x);
+    }
     shm_change_end_locked(st, was);
 }
 
@@ -184,18 +254,32 @@ int shm_keyop_lock(shmc_t *c, const void *key, size_t klen, struct keyop *op)
 }
 
 /* Start loading what a write to this key will touch (its bucket lines,
- * the home bucket's writers' line and the stripe's log tail) before the lock is taken, so the cache
- * misses overlap the lock's own latency. Reads here are unlocked and only
+ * the home bucket's writers' line and the probation log's tail) before the
+ * lock is taken, so the cache misses overlap the lock's own latency. Reads here are unlocked and only
  * used as prefetch addresses: a prefetch never faults and changes nothing. */
 void shm_prefetch_key(const shmc_t *c, const struct keyloc *kl)
 {
     for (int k = 0; k < kl->nb; k++)
         __builtin_prefetch(&c->buckets[kl->b[k]], 1);
     __builtin_prefetch(&c->wlines[kl->b[0]], 1);
-    const struct shm_stripe *st = &c->stripes[kl->stripe];
-    uint64_t tail = shm_log_tail(st);
-    if (tail < c->stripe_bytes)
-        __builtin_prefetch(c->base + shm_arena_base(c, kl->stripe) + tail, 0);
+    struct shm_log l = shm_log_of(c, kl->stripe, LOG_PROBATION);
+    uint64_t tail = shm_log_tail(&l);
+    if (tail < l.cap)
+        __builtin_prefetch(c->base + l.base + tail, 0);
+    /* The key's item, when the home bucket has one under its tag: a store
+     * of the same size rewrites it, other writes compare its key. Waiting
+     * here for the bucket line costs nothing (the locked path would wait
+     * for it anyway) and lets the item's miss overlap the lock. */
+    const struct shm_bucket *bk = &c->buckets[kl->b[0]];
+    for (unsigned i = 0; i < SHMC_SLOTS_PER_BUCKET; i++) {
+        if (LD(&bk->tag[i]) == kl->tag) {
+            uint32_t off = LD(&bk->off[i]);
+            if (off)
+                __builtin_prefetch(c->base + shm_arena_base(c, kl->stripe) +
+                                   (uint64_t)(off - 1) * SHMC_ITEM_ALIGN, 1);
+            break;
+        }
+    }
 }
 
 /* Lock the key's stripe and bring its counters to the current generation. */

@@ -273,6 +273,52 @@ static void read_entries_that_fit_easily_survive_overwrites_of_others(void **sta
     entries_that_fit_easily_survive_overwrites_of_others(state, 1);
 }
 
+/* Entries read once survive any stream of entries nobody reads: a new
+ * entry is judged after an eighth of the memory turned over (the probation
+ * log, arena.c), so the stream is evicted there and never reaches the main
+ * log where the read entries are. A single CLOCK log would evict them
+ * after two turns of the stream. */
+static void entries_read_once_outlive_a_long_stream_of_unread_ones(void **state)
+{
+    shmc_t *c = H(state);
+    enum { KEEP = 100 };
+    char k[32], buf[1200];
+    unsigned char v[1200];
+    size_t vlen;
+    for (int i = 0; i < KEEP; i++) {
+        snprintf(k, sizeof k, "keep-%d", i);
+        size_t len = tu_make_value(v, 1000, k, strlen(k), (uint64_t)i);
+        assert_int_equal(shmc_set(c, k, strlen(k), v, len, 0, 0), 0);
+    }
+    for (int i = 0; i < KEEP; i++) {
+        snprintf(k, sizeof k, "keep-%d", i);
+        assert_int_equal(shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL), 0);
+    }
+    /* 20000 x about 250 B: twenty times the item memory */
+    for (uint64_t n = 0; n < 20000; n++) {
+        key_of(k, sizeof k, n);
+        size_t len = tu_make_value(v, 200, k, strlen(k), n);
+        assert_int_equal(shmc_set(c, k, strlen(k), v, len, 0, 0), 0);
+    }
+    int alive = 0;
+    for (int i = 0; i < KEEP; i++) {
+        snprintf(k, sizeof k, "keep-%d", i);
+        int rc = shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL);
+        if (rc == 0) {
+            alive++;
+            assert_int_equal(tu_check_value((unsigned char *)buf, vlen, k, strlen(k), NULL), 0);
+        } else {
+            assert_int_equal(rc, -ENOENT);
+        }
+    }
+    shmc_stats_t st = stats_of(c);
+    print_message("%d of %d entries read once survived 20000 unread sets (evictions %llu)\n",
+                  alive, KEEP, (unsigned long long)st.evictions);
+    assert_true(alive >= KEEP * 9 / 10);
+    assert_true(st.evicted_unfetched > 0);
+    assert_int_equal(shmc_check(c, NULL, NULL), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, evict_setup, tu_teardown)
 
 int main(void)
@@ -285,6 +331,7 @@ int main(void)
         T(a_deleted_or_overwritten_entry_frees_its_room),
         T(unread_entries_that_fit_easily_survive_overwrites_of_others),
         T(read_entries_that_fit_easily_survive_overwrites_of_others),
+        T(entries_read_once_outlive_a_long_stream_of_unread_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -293,7 +294,9 @@ static int stress_writer(void *arg)
         for (int n = 0; n < 64; n++) {
             uint64_t r = tu_rand(&s);
             stress_key(k, sizeof k, r % STRESS_KEYS);
-            size_t len = tu_make_value(v, (size_t)((r >> 16) % STRESS_VMAX), k,
+            /* nkeys 1: one size, so every set rewrites its item in place */
+            size_t want = ch->nkeys == 1 ? 200 : (size_t)((r >> 16) % STRESS_VMAX);
+            size_t len = tu_make_value(v, want, k,
                                        strlen(k), ((uint64_t)ch->id << 48) | seq++);
             uint32_t flags = tu_value_flags(v, len);
             int rc;
@@ -430,7 +433,7 @@ static int stress_iterator(void *arg)
     return is.seen > 0 ? 0 : 7;
 }
 
-static void readers_never_see_a_torn_value_while_writers_collide(void **state)
+static void torn_value_stress(void **state, bool same_size, uint64_t ms)
 {
     tu_fixture_t *f = *state;
     enum { NW = 2, NR = 3 };
@@ -441,7 +444,8 @@ static void readers_never_see_a_torn_value_while_writers_collide(void **state)
         ch[i].f = f;
         ch[i].kind = (i % 2) ? OWN : INHERITED;
         ch[i].id = i;
-        ch[i].ms = 2500;
+        ch[i].ms = ms;
+        ch[i].nkeys = same_size && i < NW ? 1 : 0;
     }
     for (int i = 0; i < NW; i++) {
         pids[i] = tu_fork(stress_writer, &ch[i]);
@@ -467,6 +471,18 @@ static void readers_never_see_a_torn_value_while_writers_collide(void **state)
             assert_int_equal(rc, -ENOENT);
     }
     free(buf);
+}
+
+static void readers_never_see_a_torn_value_while_writers_collide(void **state)
+{
+    torn_value_stress(state, false, 2500);
+}
+
+/* Sets of one size rewrite the item in place (write.c, overwrite_locked):
+ * readers copying it meanwhile must retry, never return a mix. */
+static void readers_never_see_a_torn_value_while_in_place_overwrites_collide(void **state)
+{
+    torn_value_stress(state, true, 1500);
 }
 
 /* ---- counters and races across processes --------------------------------- */
@@ -810,6 +826,7 @@ int main(void)
         T(a_completed_clear_is_never_followed_by_an_old_value),
         T(a_completed_overwrite_is_never_followed_by_the_old_value),
         T(readers_never_see_a_torn_value_while_writers_collide),
+        T(readers_never_see_a_torn_value_while_in_place_overwrites_collide),
         T(incr_from_many_processes_sums_exactly),
         T(exactly_one_of_many_racing_adds_wins),
         T(other_processes_show_in_procs_and_their_gets_in_stats),
