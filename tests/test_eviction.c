@@ -214,6 +214,26 @@ static void a_deleted_or_overwritten_entry_frees_its_room(void **state)
     free(v);
 }
 
+/* How many of keep-0 .. keep-(n-1) are still there; each one found must
+ * hold a whole value of its own key. */
+static int keep_alive(shmc_t *c, int n)
+{
+    char k[32], buf[1200];
+    size_t vlen;
+    int alive = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(k, sizeof k, "keep-%d", i);
+        int rc = shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL);
+        if (rc == 0) {
+            alive++;
+            assert_int_equal(tu_check_value((unsigned char *)buf, vlen, k, strlen(k), NULL), 0);
+        } else {
+            assert_int_equal(rc, -ENOENT);
+        }
+    }
+    return alive;
+}
+
 /* 16 entries written once, then 20000 overwrites of 16 other keys: the
  * live data (about 20 KiB) is under a tenth of the 256 KiB of item memory
  * and 32 entries of 1024 slots, so nothing live needs to go (an exact LRU
@@ -241,17 +261,7 @@ static void entries_that_fit_easily_survive_overwrites_of_others(void **state,
             }
         }
     }
-    int alive = 0;
-    for (int i = 0; i < 16; i++) {
-        snprintf(k, sizeof k, "keep-%d", i);
-        int rc = shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL);
-        if (rc == 0) {
-            alive++;
-            assert_int_equal(tu_check_value((unsigned char *)buf, vlen, k, strlen(k), NULL), 0);
-        } else {
-            assert_int_equal(rc, -ENOENT);
-        }
-    }
+    int alive = keep_alive(c, 16);
     shmc_stats_t st = stats_of(c);
     print_message("%d of 16 entries survived (evictions %llu, curr_items %llu, "
                   "bytes %llu of %llu)\n", alive,
@@ -300,17 +310,7 @@ static void entries_read_once_outlive_a_long_stream_of_unread_ones(void **state)
         size_t len = tu_make_value(v, 200, k, strlen(k), n);
         assert_int_equal(shmc_set(c, k, strlen(k), v, len, 0, 0), 0);
     }
-    int alive = 0;
-    for (int i = 0; i < KEEP; i++) {
-        snprintf(k, sizeof k, "keep-%d", i);
-        int rc = shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL);
-        if (rc == 0) {
-            alive++;
-            assert_int_equal(tu_check_value((unsigned char *)buf, vlen, k, strlen(k), NULL), 0);
-        } else {
-            assert_int_equal(rc, -ENOENT);
-        }
-    }
+    int alive = keep_alive(c, KEEP);
     shmc_stats_t st = stats_of(c);
     print_message("%d of %d entries read once survived 20000 unread sets (evictions %llu)\n",
                   alive, KEEP, (unsigned long long)st.evictions);
