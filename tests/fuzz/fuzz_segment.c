@@ -174,7 +174,7 @@ static void build_image(void)
 
 /* SHMC_FUZZ_SKIP keeps known bugs from hiding new ones while they are
  * being fixed (docs/RELIABILITY.md): "log" leaves the stripes' item-log
- * words (head, tail, wrap_end) intact; "wrap" capped layout 1's 64-bit
+ * words (head, tail, wrap_end of both logs) intact; "wrap" capped layout 1's 64-bit
  * slot offsets and is a no-op since layout 2. */
 static int g_skip_log = -1, g_skip_wrap;
 
@@ -191,7 +191,7 @@ static int protected_byte(uint64_t off)
     if (g_skip_log && ((in >= offsetof(struct shm_stripe, head8) &&
                         in < offsetof(struct shm_stripe, tail8) + sizeof(uint32_t)) ||
                        (in >= offsetof(struct shm_stripe, wrap_end) &&
-                        in < offsetof(struct shm_stripe, wrap_end) + sizeof(uint64_t))))
+                        in < offsetof(struct shm_stripe, main_wrap_end) + sizeof(uint64_t))))
         return 1;
     return in >= sizeof(int) && in < sizeof(pthread_mutex_t);
 }
