@@ -100,17 +100,17 @@ static void write_item(shmc_t *c, const struct keyloc *kl, uint64_t idx, uint64_
         shm_copy_in(c->base + off + shm_item_val_off(klen, ntags), val, vlen);
 }
 
-/* What every store does last: the entry is new to readers (no reference
- * bits: a new value has not been read), and the writer's row counts it. */
+/* A stored entry is new to readers: no reference bits (a new value has not
+ * been read). */
 static void stored_locked(struct shm_bucket *bk, unsigned i)
 {
     if (LD(&bk->hot) & HOT_ALL(i))
         atomic_fetch_and_explicit(&bk->hot, ~HOT_ALL(i), memory_order_relaxed);
 }
 
-static void count_store(shmc_t *c, struct shm_stripe *st, uint64_t size)
+/* The writer's row counts every store. */
+static void count_store(shmc_t *c)
 {
-    shm_count_locked(st, +1, size);
     bool shared;
     struct shm_proc *row = shm_row(c, &shared);
     shm_row_bump(row, shared, &row->total_items);
@@ -146,7 +146,8 @@ static void publish_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, uin
         ST(&bk->tag[i], kl->tag);
     stored_locked(bk, i);
     shm_bucket_end(bk, odd);
-    count_store(c, st, size);
+    shm_count_locked(st, +1, size);
+    count_store(c);
 }
 
 /*
@@ -164,27 +165,38 @@ static bool overwrite_locked(shmc_t *c, const struct keyloc *kl, uint64_t idx, c
                              uint32_t flags, const struct store_extra *x)
 {
     uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
-    const struct shm_wline *wl = &c->wlines[idx / SHMC_SLOTS_PER_BUCKET];
+    struct shm_wline *wl = &c->wlines[idx / SHMC_SLOTS_PER_BUCKET];
     unsigned i = shm_slot_in(idx);
     if (size / SHMC_ITEM_ALIGN >= WL_SIZE_BIG || LD(&wl->size8[i]) != size / SHMC_ITEM_ALIGN)
         return false;
-    /* The size and the owner are checked on the item itself (its first
-     * line, which the write needs anyway), so a scribbled writer line can
-     * never make this write over another item. */
-    struct shm_item *it = shm_slot_item_locked(c, idx);
-    if (!it || LD(&it->size) != size || LD(&it->slot) != (uint32_t)idx)
+    /* The bounds, then the size and the owner on the item itself (its
+     * first line, which the write needs anyway): a scribbled writer line
+     * or slot can never make this write land outside the stripe or over
+     * another item. */
+    struct shm_bucket *bk = shm_bucket_of(c, idx);
+    uint32_t off = LD(&bk->off[i]);
+    uint64_t rel = (uint64_t)(off - 1) * SHMC_ITEM_ALIGN;
+    if (!off || rel > c->stripe_bytes - size)
+        return false;
+    uint64_t at = shm_arena_base(c, kl->stripe) + rel;
+    struct shm_item *it = shm_item_at(c, at);
+    if (LD(&it->size) != size || LD(&it->slot) != (uint32_t)idx)
         return false;
     struct shm_stripe *st = &c->stripes[kl->stripe];
-    struct shm_bucket *bk = shm_bucket_of(c, idx);
     uint32_t gen = LD(&st->count_gen);
-    account_replaced_locked(c, st, idx, size, gen);
+    /* The counts: the old item leaves them if this generation counted it
+     * (as in account_replaced_locked), the new one of the same size joins. */
+    bool counted = LD(&wl->gen8[i]) == (uint8_t)gen;
+    if (!counted)
+        ST(&wl->gen8[i], (uint8_t)gen);
     uint32_t odd = shm_bucket_begin(bk);
     SHMC_HOOK(SHMC_HOOK_SLOT_ODD, kl->stripe);
-    write_item(c, kl, idx, (uint64_t)((uint8_t *)it - c->base), size, gen, key, klen, val, vlen,
-               expiry, flags, x);
+    write_item(c, kl, idx, at, size, gen, key, klen, val, vlen, expiry, flags, x);
     stored_locked(bk, i);
     shm_bucket_end(bk, odd);
-    count_store(c, st, size);
+    if (!counted)
+        shm_count_locked(st, +1, size);
+    count_store(c);
     return true;
 }
 
@@ -302,8 +314,7 @@ static int store(shmc_t *c, enum store_op op, const void *key, size_t klen, cons
     if (r)
         return r;
     uint32_t tagidx[SHMC_TAGS_MAX];
-    r = shm_tag_indexes(c, tags, ntags, tagidx);
-    if (r)
+    if (ntags && (r = shm_tag_indexes(c, tags, ntags, tagidx)) != 0)
         return r;
     struct keyloc kl;
     shm_locate(c, key, klen, &kl);
