@@ -216,7 +216,10 @@ void shm_store_locked(shmc_t *c, const struct keyloc *kl, const void *key, size_
     if (idx < 0 || !overwrite_locked(c, kl, (uint64_t)idx, key, klen, val, vlen, expiry, flags, x)) {
         uint64_t size = shm_item_size(klen, vlen, x ? x->ntags : 0);
         int64_t off = shm_arena_alloc_locked(c, kl->stripe, size, gen);
-        idx = shm_find_fp_locked(c, kl, fp);
+        /* Making room may have evicted the key's entry (or wiped the
+         * stripe): the slot found above holds it only if still occupied. */
+        if (idx >= 0 && !LD(&shm_bucket_of(c, (uint64_t)idx)->off[shm_slot_in((uint64_t)idx)]))
+            idx = -1;
         if (idx < 0)
             idx = shm_choose_slot_locked(c, kl, gen);
         ST(&c->wlines[(uint64_t)idx / SHMC_SLOTS_PER_BUCKET].fp[shm_slot_in((uint64_t)idx)], fp);
