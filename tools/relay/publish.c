@@ -21,8 +21,7 @@
 
 #define BATCH     1024 /* records read from the journal per round */
 #define PER_ENTRY 256  /* records per stream entry */
-#define IDLE_AFTER_MS 2000 /* poll this long after the last record, then sleep */
-#define POLL_NS   250000L  /* poll interval while recently busy */
+#define GATHER_NS 1000000L /* after publishing, let records gather this long */
 
 /* One round's records, copied out of the journal (its data pointers are
  * valid only during the callback). */
@@ -189,12 +188,26 @@ static int64_t round_once(struct batch *b)
     return n;
 }
 
+/* WAKING. Caught up, the thread sleeps on the journal's futex
+ * (shmc_journal_wait): an append pays a wake only when it finds the
+ * thread asleep there, so between invalidations the relay costs nothing.
+ * After a round that published something it does not go back to the
+ * futex but sleeps GATHER_NS: appends meanwhile find no waiter and pay
+ * nothing, and the next round carries them all in one XADD. So while
+ * invalidations flow the thread runs at most ~1/GATHER_NS rounds a
+ * second whatever their rate, at most one delete per round pays a wake,
+ * and a record waits at most GATHER_NS longer than with a round per
+ * record. (Before: a wake per delete, which made every deleter pay a
+ * context switch on a loaded machine; then polling every 250 us for 2 s
+ * after each record, 4000 wakes/s that took the CPU from the gets.
+ * docs/RELAY.md has the numbers.) A full round (BATCH records) means a
+ * backlog: the next round runs at once. */
 void *publish_main(void *arg)
 {
     static struct batch b;
     b.r = arg;
     snprintf(b.maxlen, sizeof(b.maxlen), "%llu", (unsigned long long)b.r->maxlen);
-    uint64_t backoff = 100, busy_until = 0;
+    uint64_t backoff = 100;
     while (!relay_stop) {
         if (!b.rc) {
             b.rc = redis_connect(b.r, "publish");
@@ -209,17 +222,13 @@ void *publish_main(void *arg)
             redisFree(b.rc);
             b.rc = NULL;
             redis_backoff(&backoff);
+        } else if (n >= BATCH) {
+            continue;
         } else if (n > 0) {
-            busy_until = relay_mono_ms() + IDLE_AFTER_MS;
-        } else if (relay_mono_ms() < busy_until) {
-            /* Recently busy: poll. A futex wake would make the deleting
-             * process pay a context switch on every delete (measured ~0.3 ms
-             * on a loaded 2-core machine). */
-            struct timespec ts = {0, POLL_NS};
+            struct timespec ts = {0, GATHER_NS};
             nanosleep(&ts, NULL);
         } else {
-            /* Idle for a while: sleep until a process appends (only that
-             * first append pays the wake), or 100 ms to notice a stop. */
+            /* 100 ms at most, to notice a stop and keep the status fresh */
             pthread_mutex_lock(&b.r->mu);
             uint64_t next = b.r->st.published_seq + 1;
             pthread_mutex_unlock(&b.r->mu);
