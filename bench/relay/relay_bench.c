@@ -313,6 +313,15 @@ static void deleter_main(const char *aname, const char *pname, double rate, stru
 enum { S_ON, S_OFF, S_OFF2, S_QUIET, NSERIES };
 #define ROUNDS 31
 
+/* Median over the rounds of series x / series y. */
+static double ratio(double v[][ROUNDS], int x, int y)
+{
+    double q[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++)
+        q[r] = v[x][r] / v[y][r];
+    return median(q, ROUNDS);
+}
+
 static void gets_at(shmc_t *a, shmc_t *plain, const char *aname, const char *pname, double rate,
                     double seconds)
 {
@@ -359,6 +368,12 @@ static void gets_at(shmc_t *a, shmc_t *plain, const char *aname, const char *pna
     atomic_store(&d->stop, 1);
     if (pid > 0)
         waitpid(pid, NULL, 0);
+    /* Ratios are taken round by round (the series of one round ran within
+     * a second of each other), then their median: the machine's load
+     * drifts between rounds, much less within one. */
+    double rc_on = ratio(cpu, S_ON, S_OFF), rc_floor = ratio(cpu, S_OFF2, S_OFF);
+    double rw_on = ratio(wall, S_ON, S_OFF), rw_floor = ratio(wall, S_OFF2, S_OFF);
+    double rc_quiet = ratio(cpu, S_ON, S_QUIET), rw_quiet = ratio(wall, S_ON, S_QUIET);
     double mc[NSERIES], mw[NSERIES];
     for (int s = 0; s < NSERIES; s++) {
         mc[s] = median(cpu[s], ROUNDS);
@@ -372,13 +387,12 @@ static void gets_at(shmc_t *a, shmc_t *plain, const char *aname, const char *pna
     if (rate > 0)
         snprintf(what, sizeof what, "%.0f deletes/s", rate);
     printf("gets, %s: journal on + relays running vs no journal, no relay: per CPU second "
-           "%.2f vs %.2f M/s, ratio %.3f (noise floor %.3f); per wall second %.2f vs %.2f M/s, "
+           "%.2f vs %.2f M/s (medians), ratio %.3f (noise floor %.3f); per wall second %.2f vs %.2f M/s, "
            "ratio %.3f (noise floor %.3f); on A with the relays stopped instead: ratio %.3f "
            "per CPU s, %.3f per wall s; CPU while journal on: relay A %.1f %%, relay B %.1f %%, "
            "Redis %.1f %% of a core\n",
-           what, mc[S_ON] / 1e6, mc[S_OFF] / 1e6, mc[S_ON] / mc[S_OFF], mc[S_OFF2] / mc[S_OFF],
-           mw[S_ON] / 1e6, mw[S_OFF] / 1e6, mw[S_ON] / mw[S_OFF], mw[S_OFF2] / mw[S_OFF],
-           mc[S_ON] / mc[S_QUIET], mw[S_ON] / mw[S_QUIET], pct[0], pct[1], pct[2]);
+           what, mc[S_ON] / 1e6, mc[S_OFF] / 1e6, rc_on, rc_floor, mw[S_ON] / 1e6,
+           mw[S_OFF] / 1e6, rw_on, rw_floor, rc_quiet, rw_quiet, pct[0], pct[1], pct[2]);
     if (rate > 0)
         printf("  deletes done: %llu on A in the journal-on rounds (%.0f/s), %llu on the plain "
                "segment in the others; the delete call: on A p50 %.1f us, p99 %.1f us; on the "
@@ -398,8 +412,9 @@ static void gets(shmc_t *a, shmc_t *plain, const char *aname, const char *pname,
         shmc_set(a, g_keys[i], GKLEN, v, sizeof v, 0, 0);
         shmc_set(plain, g_keys[i], GKLEN, v, sizeof v, 0, 0);
     }
-    printf("gets: 10k keys x 100 B, 1 process, median of %d rounds per series, %.1f s of get "
-           "CPU per line\n", ROUNDS, seconds);
+    printf("gets: 10k keys x 100 B, 1 process, %.1f s of get CPU per line in %d rounds that "
+           "each run every series once (rotating order); ratios are medians of the per-round "
+           "ratios\n", seconds, ROUNDS);
     for (const char *p = rates; *p;) {
         char *end;
         double rate = strtod(p, &end);

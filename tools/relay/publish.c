@@ -22,6 +22,7 @@
 #define BATCH     1024 /* records read from the journal per round */
 #define PER_ENTRY 256  /* records per stream entry */
 #define GATHER_NS 1000000L /* after publishing, let records gather this long */
+#define LINGER_MS 10       /* keep looking every GATHER_NS this long after a record */
 
 /* One round's records, copied out of the journal (its data pointers are
  * valid only during the callback). */
@@ -188,26 +189,30 @@ static int64_t round_once(struct batch *b)
     return n;
 }
 
-/* WAKING. Caught up, the thread sleeps on the journal's futex
+/* WAKING. Caught up and quiet, the thread sleeps on the journal's futex
  * (shmc_journal_wait): an append pays a wake only when it finds the
  * thread asleep there, so between invalidations the relay costs nothing.
- * After a round that published something it does not go back to the
- * futex but sleeps GATHER_NS: appends meanwhile find no waiter and pay
- * nothing, and the next round carries them all in one XADD. So while
- * invalidations flow the thread runs at most ~1/GATHER_NS rounds a
- * second whatever their rate, at most one delete per round pays a wake,
- * and a record waits at most GATHER_NS longer than with a round per
- * record. (Before: a wake per delete, which made every deleter pay a
- * context switch on a loaded machine; then polling every 250 us for 2 s
- * after each record, 4000 wakes/s that took the CPU from the gets.
- * docs/RELAY.md has the numbers.) A full round (BATCH records) means a
- * backlog: the next round runs at once. */
+ * After a round that published something it sleeps GATHER_NS instead, and
+ * keeps looking every GATHER_NS for LINGER_MS after the last record before
+ * going back to the futex: appends meanwhile find no waiter and pay
+ * nothing, and each round carries what gathered in one XADD. So:
+ *   - while invalidations flow, the thread runs at most ~1/GATHER_NS
+ *     rounds a second whatever their rate, and no delete pays a wake;
+ *   - only a delete that comes LINGER_MS or more after the previous one
+ *     pays a wake (a futex syscall; on a loaded 2-core VM ~5-15 us), and
+ *     an isolated record costs the relay at most LINGER_MS/GATHER_NS
+ *     empty looks;
+ *   - a record waits at most GATHER_NS before its round starts.
+ * (Before: a wake per delete, then polling every 250 us for 2 s after
+ * each record: 4000 wakes/s that took CPU from the gets. docs/RELAY.md
+ * has the numbers.) A full round (BATCH records) means a backlog: the
+ * next round runs at once. */
 void *publish_main(void *arg)
 {
     static struct batch b;
     b.r = arg;
     snprintf(b.maxlen, sizeof(b.maxlen), "%llu", (unsigned long long)b.r->maxlen);
-    uint64_t backoff = 100;
+    uint64_t backoff = 100, linger_until = 0;
     while (!relay_stop) {
         if (!b.rc) {
             b.rc = redis_connect(b.r, "publish");
@@ -224,7 +229,9 @@ void *publish_main(void *arg)
             redis_backoff(&backoff);
         } else if (n >= BATCH) {
             continue;
-        } else if (n > 0) {
+        } else if (n > 0 || relay_mono_ms() < linger_until) {
+            if (n > 0)
+                linger_until = relay_mono_ms() + LINGER_MS;
             struct timespec ts = {0, GATHER_NS};
             nanosleep(&ts, NULL);
         } else {
