@@ -3,7 +3,9 @@
  * segments ("hosts") whose relays share one Redis (bench/relay/run.sh
  * starts redis-server and the relays, then runs this).
  *
- *   latency     delete returns on A -> the key misses on B: p50/p99/max
+ *   latency     delete returns on A -> the key misses on B: p50/p99/max,
+ *               with the relays idle between samples, then again while a
+ *               background process deletes on A at --flow per second
  *   throughput  invalidations/s published by A's relay (pipelined XADDs),
  *               and end to end until the last one misses on B
  *   gets        get throughput on A (journal on, both relays running)
@@ -21,7 +23,7 @@
  *               counted too
  *
  * Usage: relay_bench A B PLAIN [--samples N] [--burst N] [--seconds S] [--only PART]
- *                    [--rates R,R..] [--pids RELAY_A,RELAY_B,REDIS]
+ *                    [--flow R] [--rates R,R..] [--pids RELAY_A,RELAY_B,REDIS]
  */
 #include <errno.h>
 #include <signal.h>
@@ -88,7 +90,7 @@ static uint64_t wait_gone(shmc_t *b, const char *k, uint64_t t0, uint64_t limit_
  * at once: B often has the key dropped before A's delete returns. So the
  * delay is measured from the call (an upper bound of the delay from the
  * return), and the call's own time is reported beside it. */
-static void latency(shmc_t *a, shmc_t *b, int samples)
+static void latency(shmc_t *a, shmc_t *b, int samples, const char *label)
 {
     uint64_t *d = calloc((size_t)samples, sizeof(uint64_t));
     uint64_t *call = calloc((size_t)samples, sizeof(uint64_t));
@@ -116,9 +118,9 @@ static void latency(shmc_t *a, shmc_t *b, int samples)
     size_t mid = (size_t)n / 2, p99 = (size_t)((double)n * 0.99);
     size_t cmid = (size_t)samples / 2, cp99 = (size_t)((double)samples * 0.99);
     if (n)
-        printf("propagation delay (delete called on A -> miss on B), %d samples: "
+        printf("propagation delay (delete called on A -> miss on B)%s, %d samples: "
                "p50 %.3f ms, p99 %.3f ms, max %.3f ms%s; %d of them already missing on B when "
-               "A's delete returned; the delete call itself: p50 %.1f us, p99 %.1f us\n", n,
+               "A's delete returned; the delete call itself: p50 %.1f us, p99 %.1f us\n", label, n,
                (double)d[mid] / 1e6, (double)d[p99] / 1e6, (double)d[n - 1] / 1e6,
                lost ? " (some never arrived!)" : "", already, (double)call[cmid] / 1e3,
                (double)call[cp99] / 1e3);
@@ -301,6 +303,28 @@ static void deleter_main(const char *aname, const char *pname, double rate, stru
         free(lat[t]);
         shmc_close(seg[t]);
     }
+}
+
+/* The same as latency, while a background process deletes on A at `rate`
+ * (the relay is then gathering, not asleep: records wait up to 1 ms). */
+static void latency_flow(shmc_t *a, shmc_t *b, const char *aname, const char *pname, int samples,
+                         double rate)
+{
+    struct deleter *d = mmap(NULL, sizeof *d, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    memset(d, 0, sizeof *d);
+    atomic_store(&d->target, 1);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        deleter_main(aname, pname, rate, d);
+        _exit(0);
+    }
+    char label[64];
+    snprintf(label, sizeof label, " while %.0f deletes/s flow on A", rate);
+    latency(a, b, samples, label);
+    atomic_store(&d->stop, 1);
+    waitpid(pid, NULL, 0);
+    munmap(d, sizeof *d);
 }
 
 /* Series, rotated each round so none always runs first:
@@ -527,12 +551,13 @@ int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: relay_bench A B PLAIN [--samples N] [--burst N] [--seconds S] "
-                        "[--only PART] [--rates R,R..] [--pids RELAY_A,RELAY_B,REDIS]\n");
+                        "[--only PART] [--flow R] [--rates R,R..] [--pids RELAY_A,RELAY_B,REDIS]\n");
         return 2;
     }
     int samples = 1000, burst = 100000;
     double seconds = 2;
     const char *only = "", *rates = "0,1000,10000";
+    double flow = 1000;
     for (int i = 4; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--samples"))
             samples = atoi(argv[i + 1]);
@@ -542,6 +567,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--only"))
             only = argv[i + 1]; /* latency, throughput, gets or staleness */
+        else if (!strcmp(argv[i], "--flow"))
+            flow = atof(argv[i + 1]); /* deletes/s during the second latency run */
         else if (!strcmp(argv[i], "--rates"))
             rates = argv[i + 1]; /* deletes/s during the gets; 0: none */
         else if (!strcmp(argv[i], "--pids")) {
@@ -554,7 +581,9 @@ int main(int argc, char **argv)
     }
     shmc_t *a = open_or_die(argv[1]), *b = open_or_die(argv[2]), *plain = open_or_die(argv[3]);
     if (!*only || !strcmp(only, "latency"))
-        latency(a, b, samples);
+        latency(a, b, samples, "");
+    if (!*only || !strcmp(only, "latency"))
+        latency_flow(a, b, argv[1], argv[3], samples, flow);
     if (!*only || !strcmp(only, "throughput"))
         throughput(a, b, burst);
     if (!*only || !strcmp(only, "gets"))
