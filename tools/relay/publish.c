@@ -199,7 +199,8 @@ static int64_t round_once(struct batch *b)
  *   - while invalidations flow, the thread runs at most ~1/GATHER_NS
  *     rounds a second whatever their rate, and no delete pays a wake;
  *   - only a delete that comes LINGER_MS or more after the previous one
- *     pays a wake (a futex syscall; on a loaded 2-core VM ~5-15 us), and
+ *     pays a wake (a futex syscall: delete p50 +3-15 us on the loaded
+ *     2-core VM), and
  *     an isolated record costs the relay at most LINGER_MS/GATHER_NS
  *     empty looks;
  *   - a record waits at most GATHER_NS before its round starts.
