@@ -21,8 +21,8 @@
 
 #define BATCH     1024 /* records read from the journal per round */
 #define PER_ENTRY 256  /* records per stream entry */
-#define IDLE_AFTER_MS 2000 /* poll this long after the last record, then sleep */
-#define POLL_NS   250000L  /* poll interval while recently busy */
+#define GATHER_NS 1000000L /* after publishing, let records gather this long */
+#define LINGER_MS 10       /* keep looking every GATHER_NS this long after a record */
 
 /* One round's records, copied out of the journal (its data pointers are
  * valid only during the callback). */
@@ -189,12 +189,31 @@ static int64_t round_once(struct batch *b)
     return n;
 }
 
+/* WAKING. Caught up and quiet, the thread sleeps on the journal's futex
+ * (shmc_journal_wait): an append pays a wake only when it finds the
+ * thread asleep there, so between invalidations the relay costs nothing.
+ * After a round that published something it sleeps GATHER_NS instead, and
+ * keeps looking every GATHER_NS for LINGER_MS after the last record before
+ * going back to the futex: appends meanwhile find no waiter and pay
+ * nothing, and each round carries what gathered in one XADD. So:
+ *   - while invalidations flow, the thread runs at most ~1/GATHER_NS
+ *     rounds a second whatever their rate, and no delete pays a wake;
+ *   - only a delete that comes LINGER_MS or more after the previous one
+ *     pays a wake (a futex syscall: delete p50 +3-15 us on the loaded
+ *     2-core VM), and
+ *     an isolated record costs the relay at most LINGER_MS/GATHER_NS
+ *     empty looks;
+ *   - a record waits at most GATHER_NS before its round starts.
+ * (Before: a wake per delete, then polling every 250 us for 2 s after
+ * each record: 4000 wakes/s that took CPU from the gets. docs/RELAY.md
+ * has the numbers.) A full round (BATCH records) means a backlog: the
+ * next round runs at once. */
 void *publish_main(void *arg)
 {
     static struct batch b;
     b.r = arg;
     snprintf(b.maxlen, sizeof(b.maxlen), "%llu", (unsigned long long)b.r->maxlen);
-    uint64_t backoff = 100, busy_until = 0;
+    uint64_t backoff = 100, linger_until = 0;
     while (!relay_stop) {
         if (!b.rc) {
             b.rc = redis_connect(b.r, "publish");
@@ -209,17 +228,15 @@ void *publish_main(void *arg)
             redisFree(b.rc);
             b.rc = NULL;
             redis_backoff(&backoff);
-        } else if (n > 0) {
-            busy_until = relay_mono_ms() + IDLE_AFTER_MS;
-        } else if (relay_mono_ms() < busy_until) {
-            /* Recently busy: poll. A futex wake would make the deleting
-             * process pay a context switch on every delete (measured ~0.3 ms
-             * on a loaded 2-core machine). */
-            struct timespec ts = {0, POLL_NS};
+        } else if (n >= BATCH) {
+            continue;
+        } else if (n > 0 || relay_mono_ms() < linger_until) {
+            if (n > 0)
+                linger_until = relay_mono_ms() + LINGER_MS;
+            struct timespec ts = {0, GATHER_NS};
             nanosleep(&ts, NULL);
         } else {
-            /* Idle for a while: sleep until a process appends (only that
-             * first append pays the wake), or 100 ms to notice a stop. */
+            /* 100 ms at most, to notice a stop and keep the status fresh */
             pthread_mutex_lock(&b.r->mu);
             uint64_t next = b.r->st.published_seq + 1;
             pthread_mutex_unlock(&b.r->mu);
