@@ -395,8 +395,8 @@ $(PHPSO): $(wildcard php/*.c php/*.h php/config.m4) $(LIB_A)
 	cp $(PHPBUILD)/src/modules/shmcache.so $@.tmp && mv -f $@.tmp $@
 
 test-php: deps-php
-	@$(MAKE) --no-print-directory $(PHPSO)
-	PHP_CLI=$(PHP_CLI) sh php/tests/run.sh $(abspath $(PHPSO))
+	@$(MAKE) --no-print-directory $(PHPSO) $(TOOL)
+	PHP_CLI=$(PHP_CLI) SHMCACHE_TOOL=$(abspath $(TOOL)) sh php/tests/run.sh $(abspath $(PHPSO))
 
 php-chaos: deps-php
 	@$(MAKE) --no-print-directory $(PHPSO)

@@ -2,7 +2,7 @@
 // One PHP process (or --procs forked ones) runs the same workload against
 // one backend and prints fetch/s and store/s. Driven by bench/php_bench.sh,
 // which starts the servers and loads the extensions.
-//   php php_bench.php BACKEND [--keys N] [--ops N] [--procs N] [--value str|array] [--port P]
+//   php php_bench.php BACKEND [--keys N] [--ops N] [--procs N] [--value str|array|rows] [--port P]
 // BACKEND: shmcache | apcu | redis | memcached
 $backend = $argv[1] ?? 'shmcache';
 $opt = ['keys' => 1000, 'ops' => 200000, 'procs' => 1, 'value' => 'str', 'port' => 0];
@@ -14,11 +14,24 @@ for ($i = 2; $i < $argc; $i++) {
 $keys = (int)$opt['keys'];
 $ops = (int)$opt['ops'];
 $procs = (int)$opt['procs'];
-// 100-byte string (the fast path: no serializer), or a small array of about
-// 100 bytes serialized (goes through serialize()/igbinary).
-$value = $opt['value'] === 'array'
-    ? ['id' => 12345, 'name' => 'product name', 'price' => 19.99, 'tags' => ['a', 'b', 'c'], 'ok' => true]
-    : str_repeat('v', 100);
+// str: a 100-byte string; array: a small nested array (about 100 bytes
+// serialized); rows: 20 rows of 5 columns, as a database query returns
+// (about 1.5 KB serialized). Both arrays hold only scalars, so shmcache
+// stores them in its array format, not through serialize().
+switch ($opt['value']) {
+case 'array':
+    $value = ['id' => 12345, 'name' => 'product name', 'price' => 19.99, 'tags' => ['a', 'b', 'c'], 'ok' => true];
+    break;
+case 'rows':
+    $value = [];
+    for ($i = 0; $i < 20; $i++) {
+        $value[] = ['id' => 1000 + $i, 'name' => "product $i", 'price' => $i * 1.25,
+                    'stock' => $i * 3, 'active' => $i % 2 === 0];
+    }
+    break;
+default:
+    $value = str_repeat('v', 100);
+}
 
 function client(string $backend, int $port) {
     switch ($backend) {

@@ -2,7 +2,7 @@
 # PHP cache throughput, one run: fetch/s and store/s from PHP (Debian's
 # php8.2-cli) with shmcache, APCu (php-apcu), Redis (php-redis) and
 # memcached (php-memcached), same workload (bench/php_bench.php: 1000 keys,
-# 100-byte strings or a ~100-byte array), one and two processes. The
+# 100-byte strings, a ~100-byte array, 20 rows of 5 columns), one and two processes. The
 # servers are started on free 127.0.0.1 ports and stopped by PID.
 # Usage: bench/php_bench.sh /abs/path/to/shmcache.so [ops]
 set -u
@@ -56,7 +56,7 @@ run() { # backend value procs
   $php -n "$@" "$here/php_bench.php" "$b" --value "$v" --procs "$p" --ops "$n" --port "$port"
 }
 
-for v in str array; do
+for v in str array rows; do
   for p in 1 2; do
     for b in shmcache apcu redis memcached; do
       if [ "$b" = redis ] && [ -z "$rport" ]; then continue; fi

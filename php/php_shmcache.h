@@ -80,6 +80,7 @@ enum shmcache_type {
     SHMCACHE_T_NULL,
     SHMCACHE_T_SERIAL_PHP,   /* php_var_serialize */
     SHMCACHE_T_SERIAL_IGB,   /* igbinary_serialize */
+    SHMCACHE_T_ARRAY,        /* an array of scalars, shmcache_array.c's format */
 };
 
 typedef struct shmcache_enc {
@@ -117,6 +118,22 @@ zend_result shmcache_decode_guarded(const char *p, size_t n, uint32_t flags, zva
 
 /* Fetch key into a zval; 0, -ENOENT or another negative errno. */
 int shmcache_fetch_zval(shmc_t *c, zend_string *key, zval *out);
+
+/* ---- shmcache_array.c: arrays of scalars without the serializer ---- */
+
+/* Nesting the array format accepts (the top array is level 1). */
+#define SHMCACHE_ARRAY_DEPTH 32
+
+/* Append ht to out in the array format; false (out as it was) when ht holds
+ * anything but null/bool/int/float/string and such arrays, or nests deeper
+ * than SHMCACHE_ARRAY_DEPTH: the caller serializes it instead. Runs no PHP
+ * code. */
+bool shmcache_array_encode(HashTable *ht, smart_str *out);
+
+/* Decode n bytes of the array format into out (an array); FAILURE, with
+ * nothing allocated and out undefined, when the bytes are not a whole,
+ * well-formed value. */
+zend_result shmcache_array_decode(const char *p, size_t n, zval *out);
 
 /* ---- shmcache_info.c / shmcache_iterator.c ---- */
 

@@ -15,7 +15,9 @@ rm -rf "$work" && mkdir -p "$work"
 cp "$here"/*.phpt "$work"/
 fail=0
 echo "== php/tests/*.phpt (run-tests.php)"
-SHMCACHE_EXT=$ext TEST_PHP_EXECUTABLE=$php NO_INTERACTION=1 \
+# shmcache-tool writes raw values (019_array_corrupt); the Makefile builds it
+tool=${SHMCACHE_TOOL:-$(cd "$(dirname "$ext")/.." && pwd)/shmcache-tool}
+SHMCACHE_EXT=$ext SHMCACHE_TOOL=$tool TEST_PHP_EXECUTABLE=$php NO_INTERACTION=1 \
   $php -n "$runtests" -q --no-color --show-diff -n -d "extension=$ext" "$work" >"$work/run.log" 2>&1 || fail=1
 grep -E '^(PASS|FAIL|SKIP|BORK|Tests passed|Tests failed)' "$work/run.log"
 # Fail unless the summary says none failed and some passed.

@@ -1,0 +1,157 @@
+--TEST--
+A corrupt value in the array format (written by C with the array type, truncated or malformed) fails cleanly
+--SKIPIF--
+<?php
+if (!is_executable((string)getenv('SHMCACHE_TOOL'))) die('skip SHMCACHE_TOOL (build/shmcache-tool) not set');
+if (pack('S', 1) !== "\x01\x00") die('skip the hand-built values are little-endian');
+?>
+--INI--
+shmcache.enable_cli=1
+--FILE--
+<?php
+// This process's private segment, which shmcache-tool (C) opens by name.
+shmcache_store('x', 1);
+$seg = 'php-cli-' . getmypid();
+const ARRAY_FLAGS = 0x50480009;   // "PH" magic | SHMCACHE_T_ARRAY
+function raw(string $key, string $bytes): void {
+    global $seg;
+    $p = proc_open([getenv('SHMCACHE_TOOL'), 'set', $seg, $key, '-', '--flags', (string)ARRAY_FLAGS],
+                   [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+    fwrite($pipes[0], $bytes);
+    fclose($pipes[0]);
+    $out = stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
+    if (proc_close($p) !== 0) echo "shmcache-tool failed: $out\n";
+}
+function u32($n) { return pack('V', $n); }
+function s8($s) { return 's' . chr(strlen($s)) . $s; }
+
+// A well-formed value written by C decodes: the format is what we think.
+$good = "\x01h" . u32(3) . s8('id') . "b\x05" . s8('tags') . 'p' . u32(2) . s8('a') . 'S' . u32(1) . 'b'
+      . 'b' . chr(7) . 'd' . pack('e', 1.5);
+raw('good', $good);
+var_dump(shmcache_fetch('good'));
+
+$bad = [
+    'empty value'        => '',
+    'version 2'          => "\x02p" . u32(0),
+    'not an array'       => "\x01b\x05",
+    'trailing byte'      => "\x01p" . u32(1) . "n" . "n",
+    'count past the end' => "\x01p" . u32(0xffffffff),
+    'hash count too big' => "\x01h" . u32(2) . s8('k') . 'n',
+    'unknown tag'        => "\x01p" . u32(3) . "nnz",
+    'string past end'    => "\x01p" . u32(1) . 'S' . u32(0x7fffffff) . 'abc',
+    'short string past'  => "\x01p" . u32(1) . "s\x09abc",
+    'duplicate str key'  => "\x01h" . u32(2) . s8('a') . 'n' . s8('a') . 't',
+    'duplicate int key'  => "\x01h" . u32(2) . "b\x01n" . "i" . pack('l', 1) . 't',
+    'null as a key'      => "\x01h" . u32(1) . 'nn',
+    'array as a key'     => "\x01h" . u32(1) . 'p' . u32(0) . 'n',
+    'too deep (33)'      => "\x01" . str_repeat('p' . u32(1), 33) . 'n',
+    'bad nested tail'    => "\x01p" . u32(2) . 'p' . u32(2) . s8('ok') . s8('ok') . 'p' . u32(1) . 'q',
+];
+foreach ($bad as $name => $bytes) {
+    raw('bad', $bytes);
+    $v = shmcache_fetch('bad', $ok);
+    echo str_pad($name, 20), var_export($v, true), ' ', var_export($ok, true), "\n";
+}
+// Depth 32 is the limit, and accepted
+raw('deep', "\x01" . str_repeat('p' . u32(1), 32) . 'n');
+$d = shmcache_fetch('deep'); $n = 0; while (is_array($d)) { $d = $d[0]; $n++; }
+echo "depth 32: $n levels\n";
+
+// Every proper prefix of a nested value is refused, whatever it cut
+// (inside a count, a key, a string, a nested list), and frees what it built.
+$refused = 0;
+for ($i = 0; $i < strlen($good); $i++) {
+    raw('cut', substr($good, 0, $i));
+    if (@shmcache_fetch('cut', $ok) === false && !$ok) $refused++;
+}
+echo "$refused of ", strlen($good), " truncations refused\n";
+
+// The array form skips a corrupt key; the entry itself is left alone.
+raw('bad', "\x01p" . u32(2) . 'n');
+var_dump(@shmcache_fetch(['good', 'bad']));
+var_dump(shmcache_exists('bad'), shmcache_store('bad', [1]), shmcache_fetch('bad'));
+?>
+--EXPECTF--
+array(3) {
+  ["id"]=>
+  int(5)
+  ["tags"]=>
+  array(2) {
+    [0]=>
+    string(1) "a"
+    [1]=>
+    string(1) "b"
+  }
+  [7]=>
+  float(1.5)
+}
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+empty value         false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+version 2           false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+not an array        false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+trailing byte       false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+count past the end  false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+hash count too big  false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+unknown tag         false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+string past end     false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+short string past   false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+duplicate str key   false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+duplicate int key   false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+null as a key       false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+array as a key      false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+too deep (33)       false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+bad nested tail     false false
+depth 32: 32 levels
+43 of 43 truncations refused
+array(1) {
+  ["good"]=>
+  array(3) {
+    ["id"]=>
+    int(5)
+    ["tags"]=>
+    array(2) {
+      [0]=>
+      string(1) "a"
+      [1]=>
+      string(1) "b"
+    }
+    [7]=>
+    float(1.5)
+  }
+}
+bool(true)
+bool(true)
+array(1) {
+  [0]=>
+  int(1)
+}
