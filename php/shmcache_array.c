@@ -113,7 +113,15 @@ static bool put_elem(smart_str *s, zval *v, int depth)
         return put_string(s, Z_STRVAL_P(v), Z_STRLEN_P(v));
     case IS_ARRAY:
         return put_array(s, Z_ARRVAL_P(v), depth + 1);
-    default: /* objects, references (which serialize() keeps), resources, INDIRECT */
+    case IS_REFERENCE:
+        /* A reference nothing else shares (foreach by reference, then
+         * unset) is a plain value to serialize() as well; a shared one is
+         * kept by serialize(), so it goes there. */
+        if (Z_REFCOUNT_P(v) == 1) {
+            return put_elem(s, Z_REFVAL_P(v), depth);
+        }
+        return false;
+    default: /* objects, resources, INDIRECT */
         return false;
     }
 }

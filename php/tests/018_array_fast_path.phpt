@@ -46,6 +46,8 @@ check('deep object', [[[new stdClass]]]);
 $r = [1, 2]; $r[2] = &$r[0];
 check('reference', $r);
 $got = shmcache_fetch('reference'); $got[0] = 99; var_dump($got[2]);   // still a reference
+$lone = [1, 2]; foreach ($lone as &$e) {} unset($e);   // $lone[1]: a reference nothing shares
+check('lone reference', $lone);
 try { shmcache_store('closure', [1, fn() => 1]); } catch (Exception $e) { echo get_class($e), "\n"; }
 var_dump(shmcache_exists('closure'));
 // A fetched array is the caller's copy
@@ -78,6 +80,7 @@ object          same  serializer
 deep object     same  serializer
 reference       same  serializer
 int(99)
+lone reference  same  array format
 Exception
 bool(false)
 array(2) {
