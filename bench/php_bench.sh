@@ -26,6 +26,7 @@ wait_port() {
 echo "# bench/php_bench.sh $(date -u +%Y-%m-%dT%H:%MZ) $(git -C "$here" rev-parse --short HEAD 2>/dev/null)"
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $($php -n -r 'echo "PHP ", PHP_VERSION;'), $ops ops per process (network clients: $netops)"
+echo "# extension $ext"
 
 rport="" mport=""
 if command -v redis-server >/dev/null; then

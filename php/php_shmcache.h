@@ -4,7 +4,7 @@
  * One process-wide handle on one segment (shmcache.c) serves every call; the
  * library's handle is thread-safe, so the handle is a plain static even in a
  * ZTS build. Values cross the segment as bytes plus a type tag in the item
- * flags (shmcache_value.c). The PHP functions (shmcache_api.c,
+ * flags (shmcache_value.c; arrays of scalars in shmcache_array.c's format). The PHP functions (shmcache_api.c,
  * shmcache_entry.c, shmcache_info.c) and the iterator class
  * (shmcache_iterator.c) use only include/shmcache.h.
  */

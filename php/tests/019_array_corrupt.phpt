@@ -22,6 +22,20 @@ function raw(string $key, string $bytes): void {
     $out = stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
     if (proc_close($p) !== 0) echo "shmcache-tool failed: $out\n";
 }
+// Many values in one go: an SHMCDUMP stream (tools/cmd_dump.c) into
+// shmcache-tool restore, every entry with the array type.
+function restore(array $kv): void {
+    global $seg;
+    $d = "SHMCDUMP 1\n";
+    foreach ($kv as $k => $v) $d .= pack('VVVP', strlen($k), strlen($v), ARRAY_FLAGS, -1) . $k . $v;
+    $d .= pack('VVVP', 0, 0, 0, count($kv));
+    $p = proc_open([getenv('SHMCACHE_TOOL'), 'restore', $seg],
+                   [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+    fwrite($pipes[0], $d);
+    fclose($pipes[0]);
+    $out = stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
+    if (proc_close($p) !== 0) echo "shmcache-tool restore failed: $out\n";
+}
 function u32($n) { return pack('V', $n); }
 function s8($s) { return 's' . chr(strlen($s)) . $s; }
 
@@ -66,6 +80,58 @@ for ($i = 0; $i < strlen($good); $i++) {
     if (@shmcache_fetch('cut', $ok) === false && !$ok) $refused++;
 }
 echo "$refused of ", strlen($good), " truncations refused\n";
+
+// Random damage: 3000 mutations (byte changed, inserted, deleted, counts
+// and lengths made huge, cuts) of well-formed values, written in one
+// restore. Each must decode to an array, which then round-trips through a
+// store, or fail cleanly; none may crash (valgrind: docs/PHP.md).
+function enc($v) {   // the format, written in PHP, for the seeds
+    if (is_array($v)) {
+        $list = array_is_list($v);
+        $o = ($list ? 'p' : 'h') . u32(count($v));
+        foreach ($v as $k => $e) $o .= ($list ? '' : enc($k)) . enc($e);
+        return $o;
+    }
+    if ($v === null) return 'n';
+    if (is_bool($v)) return $v ? 't' : 'f';
+    if (is_int($v)) return $v >= -128 && $v <= 127 ? 'b' . pack('c', $v)
+        : ($v >= -2147483648 && $v <= 2147483647 ? 'i' . pack('l', $v) : 'l' . pack('q', $v));
+    if (is_float($v)) return 'd' . pack('e', $v);
+    return strlen($v) < 256 ? 's' . chr(strlen($v)) . $v : 'S' . u32(strlen($v)) . $v;
+}
+$seeds = [
+    ['id' => 1, 'name' => 'n', 'tags' => ['a', 'b'], 'p' => 1.5, 'ok' => true, 'none' => null],
+    [[1, 2, [3, [4, []]]], ['k' => ['j' => ['i' => 'deep']]], -70000, 5000000000],
+    [7 => 'x', -1 => 'y', 'z' => str_repeat('w', 300), 'e' => [], 'f' => false],
+];
+mt_srand(7);
+$mut = [];
+for ($i = 0; $i < 3000; $i++) {
+    $b = "\x01" . enc($seeds[$i % 3]);
+    $at = mt_rand(0, strlen($b) - 1);
+    switch ($i % 6) {
+    case 0: $b[$at] = chr(mt_rand(0, 255)); break;
+    case 1: $b = substr($b, 0, $at) . chr(mt_rand(0, 255)) . substr($b, $at); break;
+    case 2: $b = substr($b, 0, $at) . substr($b, $at + 1); break;
+    case 3: $b = substr_replace($b, u32([0xffffffff, 0x7fffffff, 0x10000, mt_rand(0, 9)][mt_rand(0, 3)]),
+                                min($at, strlen($b) - 4), 4); break;
+    case 4: $b = substr($b, 0, $at); break;
+    case 5: $b[$at] = chr(mt_rand(0, 255)); $b[mt_rand(0, strlen($b) - 1)] = chr(mt_rand(0, 255)); break;
+    }
+    $mut["m$i"] = $b;
+}
+restore($mut);
+$decoded = $refused = $other = 0;
+foreach ($mut as $k => $b) {
+    $v = @shmcache_fetch($k, $ok);
+    if ($v === false && !$ok) { $refused++; continue; }
+    if (!is_array($v)) { $other++; continue; }
+    $decoded++;
+    // (serialize() compares NAN, which a changed double byte can make, as equal)
+    if (!shmcache_store("rt$k", $v) || serialize(shmcache_fetch("rt$k")) !== serialize($v)) echo "$k: no round trip\n";
+}
+echo "3000 mutations: ", $decoded + $refused, " decoded or refused, $other anything else\n";
+var_dump($decoded > 0, $refused > 1000);
 
 // The array form skips a corrupt key; the entry itself is left alone.
 raw('bad', "\x01p" . u32(2) . 'n');
@@ -133,6 +199,9 @@ Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decod
 bad nested tail     false false
 depth 32: 32 levels
 43 of 43 truncations refused
+3000 mutations: 3000 decoded or refused, 0 anything else
+bool(true)
+bool(true)
 array(1) {
   ["good"]=>
   array(3) {
