@@ -123,6 +123,8 @@ int shmcache_fetch_zval(shmc_t *c, zend_string *key, zval *out);
 
 /* Nesting the array format accepts (the top array is level 1). */
 #define SHMCACHE_ARRAY_DEPTH 32
+/* String keys of one value that later keys may refer back to (a u8). */
+#define SHMCACHE_ARRAY_KEYREFS 32
 
 /* Append ht to out in the array format; false (out as it was) when ht holds
  * anything but null/bool/int/float/string and such arrays, or nests deeper

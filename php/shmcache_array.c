@@ -16,8 +16,19 @@
  *   array  := 'p' u32:count elem{count}          a list: keys 0..count-1
  *           | 'h' u32:count (key elem){count}    any other array, in order
  *   key    := an int elem (I8, I32, I64) or a string elem (S8, S32)
+ *           | 'k' u8:index                       the index-th string key
+ *                                                written out in this value
  *   elem   := NUL | FAL | TRU | I8 i8 | I32 i32 | I64 i64 | DBL f64
  *           | S8 u8:len bytes | S32 u32:len bytes | array
+ *
+ * Key references: the first SHMCACHE_ARRAY_KEYREFS string keys written out
+ * (S8/S32, in the order they appear, nested arrays included) are numbered;
+ * a later key that is the same zend_string (the same literal, or the same
+ * column name of every row of a query result) is written as 'k' and its
+ * number. Rows of a result set then carry each column name once, and the
+ * decoder hands the same zend_string to every row instead of looking each
+ * key up again. The encoder compares pointers only (a key equal in content
+ * but another string is written out again, which is just as valid).
  *
  * The bytes come from shared memory, which any process of the segment's
  * owner may write, so the decoder trusts nothing: every read is bounds
@@ -35,7 +46,15 @@ enum {
     A_I8 = 'b', A_I32 = 'i', A_I64 = 'l', A_DBL = 'd',
     A_S8 = 's', A_S32 = 'S',
     A_LIST = 'p', A_HASH = 'h',
+    A_KREF = 'k',
 };
+
+typedef struct wr {
+    smart_str *s;
+    zend_string *keys[SHMCACHE_ARRAY_KEYREFS]; /* not referenced: the array
+                                                  being encoded holds them */
+    uint32_t nkeys;
+} wr_t;
 
 /* ---- encoder ---- */
 
@@ -87,10 +106,29 @@ static bool put_string(smart_str *s, const char *p, size_t n)
     return true;
 }
 
-static bool put_array(smart_str *s, HashTable *ht, int depth);
+static bool put_array(wr_t *w, HashTable *ht, int depth);
 
-static bool put_elem(smart_str *s, zval *v, int depth)
+/* A string key: a reference to the same string written earlier, or the
+ * string (numbered while there is room). */
+static bool put_key(wr_t *w, zend_string *k)
 {
+    for (uint32_t i = 0; i < w->nkeys; i++) {
+        if (w->keys[i] == k) {
+            char *b = smart_str_extend(w->s, 2);
+            b[0] = (char)A_KREF;
+            b[1] = (char)(unsigned char)i;
+            return true;
+        }
+    }
+    if (w->nkeys < SHMCACHE_ARRAY_KEYREFS) {
+        w->keys[w->nkeys++] = k;
+    }
+    return put_string(w->s, ZSTR_VAL(k), ZSTR_LEN(k));
+}
+
+static bool put_elem(wr_t *w, zval *v, int depth)
+{
+    smart_str *s = w->s;
     switch (Z_TYPE_P(v)) {
     case IS_NULL:
         put_u8(s, A_NUL);
@@ -112,13 +150,13 @@ static bool put_elem(smart_str *s, zval *v, int depth)
     case IS_STRING:
         return put_string(s, Z_STRVAL_P(v), Z_STRLEN_P(v));
     case IS_ARRAY:
-        return put_array(s, Z_ARRVAL_P(v), depth + 1);
+        return put_array(w, Z_ARRVAL_P(v), depth + 1);
     case IS_REFERENCE:
         /* A reference nothing else shares (foreach by reference, then
          * unset) is a plain value to serialize() as well; a shared one is
          * kept by serialize(), so it goes there. */
         if (Z_REFCOUNT_P(v) == 1) {
-            return put_elem(s, Z_REFVAL_P(v), depth);
+            return put_elem(w, Z_REFVAL_P(v), depth);
         }
         return false;
     default: /* objects, resources, INDIRECT */
@@ -126,20 +164,20 @@ static bool put_elem(smart_str *s, zval *v, int depth)
     }
 }
 
-static bool put_array(smart_str *s, HashTable *ht, int depth)
+static bool put_array(wr_t *w, HashTable *ht, int depth)
 {
     if (depth > SHMCACHE_ARRAY_DEPTH) {
         return false;
     }
     uint32_t count = zend_hash_num_elements(ht);
     bool list = zend_array_is_list(ht);
-    char *w = smart_str_extend(s, 5);
-    w[0] = (char)(list ? A_LIST : A_HASH);
-    memcpy(w + 1, &count, 4);
+    char *b = smart_str_extend(w->s, 5);
+    b[0] = (char)(list ? A_LIST : A_HASH);
+    memcpy(b + 1, &count, 4);
     zval *v;
     if (list) {
         ZEND_HASH_FOREACH_VAL(ht, v) {
-            if (!put_elem(s, v, depth)) {
+            if (!put_elem(w, v, depth)) {
                 return false;
             }
         } ZEND_HASH_FOREACH_END();
@@ -149,13 +187,13 @@ static bool put_array(smart_str *s, HashTable *ht, int depth)
     zend_ulong ikey;
     ZEND_HASH_FOREACH_KEY_VAL(ht, ikey, skey, v) {
         if (skey) {
-            if (!put_string(s, ZSTR_VAL(skey), ZSTR_LEN(skey))) {
+            if (!put_key(w, skey)) {
                 return false;
             }
         } else {
-            put_long(s, (zend_long)ikey);
+            put_long(w->s, (zend_long)ikey);
         }
-        if (!put_elem(s, v, depth)) {
+        if (!put_elem(w, v, depth)) {
             return false;
         }
     } ZEND_HASH_FOREACH_END();
@@ -168,7 +206,10 @@ bool shmcache_array_encode(HashTable *ht, smart_str *out)
     /* A guess that saves the first few reallocations of small arrays. */
     smart_str_alloc(out, 16 + (size_t)zend_hash_num_elements(ht) * 12, false);
     put_u8(out, A_VERSION);
-    if (put_array(out, ht, 1)) {
+    wr_t w; /* no initializer: zeroing keys[] would cost more than small arrays do */
+    w.s = out;
+    w.nkeys = 0;
+    if (put_array(&w, ht, 1)) {
         return true;
     }
     ZSTR_LEN(out->s) = start;
@@ -179,6 +220,8 @@ bool shmcache_array_encode(HashTable *ht, smart_str *out)
 
 typedef struct rd {
     const unsigned char *p, *end;
+    zend_string *keys[SHMCACHE_ARRAY_KEYREFS]; /* one reference each, ours */
+    uint32_t nkeys;
 } rd_t;
 
 static inline bool take(rd_t *r, void *dst, size_t n)
@@ -326,6 +369,33 @@ static bool get_list(rd_t *r, HashTable *ht, uint32_t count, int depth)
     return ok;
 }
 
+/* A string key (S8/S32 after its tag, or a 'k' reference): a zend_string
+ * with one reference for the caller; NULL when malformed. */
+static zend_string *get_str_key(rd_t *r, unsigned char tag)
+{
+    if (tag == A_KREF) {
+        uint8_t idx;
+        if (!take(r, &idx, 1) || idx >= r->nkeys) {
+            return NULL;
+        }
+        return zend_string_copy(r->keys[idx]);
+    }
+    size_t n;
+    const char *s;
+    if (!str_len(r, tag, &n) || !(s = take_str(r, n))) {
+        return NULL;
+    }
+    /* Keys are mostly names the script also spells as literals: reuse the
+     * interned string (hash already computed) if there is one. Numbered
+     * before the value is read, as the encoder numbers it before writing
+     * the value. */
+    zend_string *k = zend_string_init_existing_interned(s, n, false);
+    if (r->nkeys < SHMCACHE_ARRAY_KEYREFS) {
+        r->keys[r->nkeys++] = zend_string_copy(k);
+    }
+    return k;
+}
+
 static bool get_hash(rd_t *r, HashTable *ht, uint32_t count, int depth)
 {
     zend_hash_real_init_mixed(ht);
@@ -335,15 +405,11 @@ static bool get_hash(rd_t *r, HashTable *ht, uint32_t count, int depth)
             return false;
         }
         zval v;
-        if (tag == A_S8 || tag == A_S32) {
-            size_t n;
-            const char *s;
-            if (!str_len(r, tag, &n) || !(s = take_str(r, n))) {
+        if (tag == A_S8 || tag == A_S32 || tag == A_KREF) {
+            zend_string *k = get_str_key(r, tag);
+            if (!k) {
                 return false;
             }
-            /* Keys are mostly names the script also spells as literals:
-             * reuse the interned string (hash already computed) if any. */
-            zend_string *k = zend_string_init_existing_interned(s, n, false);
             bool added = false;
             if (get_elem(r, &v, depth)) {
                 added = zend_hash_add(ht, k, &v) != NULL;
@@ -397,16 +463,20 @@ static bool get_array(rd_t *r, unsigned char tag, zval *out, int depth)
 
 zend_result shmcache_array_decode(const char *p, size_t n, zval *out)
 {
-    rd_t r = {(const unsigned char *)p, (const unsigned char *)p + n};
+    rd_t r; /* no initializer: zeroing keys[] would cost more than small arrays do */
+    r.p = (const unsigned char *)p;
+    r.end = r.p + n;
+    r.nkeys = 0;
     unsigned char version, tag;
-    if (!take(&r, &version, 1) || version != A_VERSION || !take(&r, &tag, 1) ||
-        (tag != A_LIST && tag != A_HASH) || !get_array(&r, tag, out, 1)) {
-        return FAILURE;
-    }
-    if (r.p != r.end) { /* trailing bytes: not a value this encoder wrote */
+    bool ok = take(&r, &version, 1) && version == A_VERSION && take(&r, &tag, 1) &&
+              (tag == A_LIST || tag == A_HASH) && get_array(&r, tag, out, 1);
+    if (ok && r.p != r.end) { /* trailing bytes: not a value this encoder wrote */
         zval_ptr_dtor(out);
         ZVAL_UNDEF(out);
-        return FAILURE;
+        ok = false;
     }
-    return SUCCESS;
+    for (uint32_t i = 0; i < r.nkeys; i++) {
+        zend_string_release(r.keys[i]);
+    }
+    return ok ? SUCCESS : FAILURE;
 }

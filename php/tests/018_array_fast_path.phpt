@@ -40,6 +40,21 @@ check('depth 33', [[$deep]]);   // over it: serialized
 check('large list', range(0, 99999));
 $big = []; for ($i = 0; $i < 20000; $i++) $big["user:$i"] = ['id' => $i, 'name' => "name $i", 'score' => $i / 7];
 check('large hash', $big);
+// Rows of a result set: each column name is written once, later rows refer
+// back to it (same zend_string); keys equal in content but built apart are
+// written out again. Both decode the same.
+$rows = $built = [];
+for ($i = 0; $i < 20; $i++) {
+    $rows[] = ['id' => $i, 'name' => "n$i", 'price' => $i / 4];
+    $built[] = [implode('', ['i', 'd']) => $i, implode('', ['na', 'me']) => "n$i", implode('', ['pr', 'ice']) => $i / 4];
+}
+check('rows', $rows);
+check('built keys', $built);
+var_dump(vlen('rows') < vlen('built keys'));
+$wide = [];   // 40 columns: only the first 32 names can be referred back to
+for ($r = 0; $r < 3; $r++) for ($c = 0; $c < 40; $c++) $wide[$r]["column_$c"] = $r * $c;
+check('wide rows', $wide);
+check('nested keys', ['a' => ['a' => ['b' => 1], 'b' => 2], 'b' => ['a' => 3]]);
 // Fallbacks: the whole value goes through serialize()
 check('object', ['a' => 1, 'o' => new ArrayObject([1])]);
 check('deep object', [[[new stdClass]]]);
@@ -76,6 +91,11 @@ depth 31        same  array format
 depth 33        same  serializer
 large list      same  array format
 large hash      same  array format
+rows            same  array format
+built keys      same  array format
+bool(true)
+wide rows       same  array format
+nested keys     same  array format
 object          same  serializer
 deep object     same  serializer
 reference       same  serializer

@@ -45,6 +45,14 @@ $good = "\x01h" . u32(3) . s8('id') . "b\x05" . s8('tags') . 'p' . u32(2) . s8('
 raw('good', $good);
 var_dump(shmcache_fetch('good'));
 
+// Key references: the first 32 string keys written out are numbered.
+raw('refs', "\x01p" . u32(2) . 'h' . u32(1) . s8('col') . "b\x01" . 'h' . u32(1) . "k\x00" . "b\x02");
+var_dump(shmcache_fetch('refs'));
+$wide = 'h' . u32(33);   // keys c0..c32: c32 is the 33rd, not numbered
+for ($i = 0; $i <= 32; $i++) $wide .= s8("c$i") . 'n';
+raw('wide', "\x01p" . u32(2) . $wide . 'h' . u32(1) . "k\x1f" . 't');
+var_dump(array_keys(shmcache_fetch('wide')[1]));
+
 $bad = [
     'empty value'        => '',
     'version 2'          => "\x02p" . u32(0),
@@ -61,6 +69,10 @@ $bad = [
     'array as a key'     => "\x01h" . u32(1) . 'p' . u32(0) . 'n',
     'too deep (33)'      => "\x01" . str_repeat('p' . u32(1), 33) . 'n',
     'bad nested tail'    => "\x01p" . u32(2) . 'p' . u32(2) . s8('ok') . s8('ok') . 'p' . u32(1) . 'q',
+    'key ref, none yet'  => "\x01h" . u32(1) . "k\x00n",
+    'key ref past table' => "\x01h" . u32(2) . s8('a') . 'n' . "k\x01n",
+    'key ref duplicate'  => "\x01h" . u32(2) . s8('a') . 'n' . "k\x00n",
+    'key ref unnumbered' => "\x01p" . u32(2) . $wide . 'h' . u32(1) . "k\x20n",
 ];
 foreach ($bad as $name => $bytes) {
     raw('bad', $bytes);
@@ -82,14 +94,23 @@ for ($i = 0; $i < strlen($good); $i++) {
 echo "$refused of ", strlen($good), " truncations refused\n";
 
 // Random damage: 3000 mutations (byte changed, inserted, deleted, counts
-// and lengths made huge, cuts) of well-formed values, written in one
+// and lengths made huge, cuts) of four well-formed values (one with key
+// references), written in one
 // restore. Each must decode to an array, which then round-trips through a
 // store, or fail cleanly; none may crash (valgrind: docs/PHP.md).
-function enc($v) {   // the format, written in PHP, for the seeds
+function enc($v, &$keys = []) {   // the format, written in PHP, for the seeds
     if (is_array($v)) {
         $list = array_is_list($v);
         $o = ($list ? 'p' : 'h') . u32(count($v));
-        foreach ($v as $k => $e) $o .= ($list ? '' : enc($k)) . enc($e);
+        foreach ($v as $k => $e) {
+            if (!$list && is_string($k) && ($ref = array_search($k, $keys, true)) !== false) {
+                $o .= 'k' . chr($ref);
+            } elseif (!$list) {
+                if (is_string($k) && count($keys) < 32) $keys[] = $k;
+                $o .= enc($k, $keys);
+            }
+            $o .= enc($e, $keys);
+        }
         return $o;
     }
     if ($v === null) return 'n';
@@ -103,11 +124,12 @@ $seeds = [
     ['id' => 1, 'name' => 'n', 'tags' => ['a', 'b'], 'p' => 1.5, 'ok' => true, 'none' => null],
     [[1, 2, [3, [4, []]]], ['k' => ['j' => ['i' => 'deep']]], -70000, 5000000000],
     [7 => 'x', -1 => 'y', 'z' => str_repeat('w', 300), 'e' => [], 'f' => false],
+    [['id' => 1, 'name' => 'a'], ['id' => 2, 'name' => 'b'], ['name' => 'c', 'id' => 3]],
 ];
 mt_srand(7);
 $mut = [];
 for ($i = 0; $i < 3000; $i++) {
-    $b = "\x01" . enc($seeds[$i % 3]);
+    $b = "\x01" . enc($seeds[$i % 4]);
     $at = mt_rand(0, strlen($b) - 1);
     switch ($i % 6) {
     case 0: $b[$at] = chr(mt_rand(0, 255)); break;
@@ -151,6 +173,22 @@ array(3) {
   }
   [7]=>
   float(1.5)
+}
+array(2) {
+  [0]=>
+  array(1) {
+    ["col"]=>
+    int(1)
+  }
+  [1]=>
+  array(1) {
+    ["col"]=>
+    int(2)
+  }
+}
+array(1) {
+  [0]=>
+  string(3) "c31"
 }
 
 Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
@@ -197,6 +235,18 @@ too deep (33)       false false
 
 Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
 bad nested tail     false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+key ref, none yet   false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+key ref past table  false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+key ref duplicate   false false
+
+Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
+key ref unnumbered  false false
 depth 32: 32 levels
 43 of 43 truncations refused
 3000 mutations: 3000 decoded or refused, 0 anything else
