@@ -3,7 +3,8 @@
 // one backend and prints fetch/s and store/s. Driven by bench/php_bench.sh,
 // which starts the servers and loads the extensions.
 //   php php_bench.php BACKEND [--keys N] [--ops N] [--procs N] [--value str|array|rows] [--port P]
-// BACKEND: shmcache | apcu | redis | memcached
+// BACKEND: shmcache | apcu | apcu-default (APCu run with
+// apc.serializer=default by php_bench.sh) | redis | memcached
 $backend = $argv[1] ?? 'shmcache';
 $opt = ['keys' => 1000, 'ops' => 200000, 'procs' => 1, 'value' => 'str', 'port' => 0];
 for ($i = 2; $i < $argc; $i++) {
@@ -38,6 +39,7 @@ function client(string $backend, int $port) {
     case 'shmcache':
         return [fn($k) => shmcache_fetch($k), fn($k, $v) => shmcache_store($k, $v)];
     case 'apcu':
+    case 'apcu-default':
         return [fn($k) => apcu_fetch($k), fn($k, $v) => apcu_store($k, $v)];
     case 'redis':
         $r = new Redis();
@@ -75,7 +77,7 @@ function work(string $backend, int $port, int $keys, int $ops, $value, int $seed
         for ($i = 0; $i < $ops; $i++) shmcache_store($k[$i & 4095], $value);
         $t1 = hrtime(true);
         for ($i = 0; $i < $ops; $i++) if (shmcache_fetch($k[$i & 4095]) === false) $miss++;
-    } elseif ($backend === 'apcu') {
+    } elseif ($backend === 'apcu' || $backend === 'apcu-default') {
         for ($i = 0; $i < $ops; $i++) apcu_store($k[$i & 4095], $value);
         $t1 = hrtime(true);
         for ($i = 0; $i < $ops; $i++) if (apcu_fetch($k[$i & 4095]) === false) $miss++;
@@ -113,5 +115,5 @@ if ($procs <= 1) {
 $ts = max(array_column($res, 0));
 $tf = max(array_column($res, 1));
 $miss = array_sum(array_column($res, 2));
-printf("%-10s %-5s procs %d  fetch/s %10.0f  store/s %10.0f  misses %d\n",
+printf("%-12s %-5s procs %d  fetch/s %10.0f  store/s %10.0f  misses %d\n",
        $backend, $opt['value'], $procs, $procs * $ops / $tf, $procs * $ops / $ts, $miss);
