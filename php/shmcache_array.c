@@ -5,9 +5,11 @@
  * arrays included, up to SHMCACHE_ARRAY_DEPTH levels) is written as a flat
  * tagged byte stream and read back straight into a zend_array of the right
  * size: no serializer state, no per-element parsing of decimal text, lists
- * filled in place. Anything else (objects, references, deeper nesting) is
- * refused by the encoder and goes through the serializer, so this is a fast
- * path, never a second meaning for a value.
+ * filled in place. Anything else (objects, shared references, deeper
+ * nesting) is refused by the encoder and goes through the serializer, so
+ * this is a fast path, never a second meaning for a value. (A reference
+ * nothing else shares is a plain value, to serialize() too, and is written
+ * as one.)
  *
  * Format (item type SHMCACHE_T_ARRAY; integers in host byte order, like the
  * double of SHMCACHE_T_DOUBLE: a segment lives on one machine):
@@ -48,6 +50,10 @@ enum {
     A_LIST = 'p', A_HASH = 'h',
     A_KREF = 'k',
 };
+
+/* The number of referable keys is part of the format (a decoder refuses
+ * references past its own table): changing it needs a new A_VERSION. */
+_Static_assert(SHMCACHE_ARRAY_KEYREFS <= 256, "key references are one byte");
 
 typedef struct wr {
     smart_str *s;
