@@ -368,7 +368,7 @@ lint:
 #   make php-chaos  kill -9 chaos under PHP-FPM, shmcache then APCu (PHP_CHAOS_SECONDS)
 #   make php-bench  fetch/store per second: shmcache, APCu, Redis, memcached
 #   make php-instr  instructions per array fetch/store (cachegrind): shmcache, APCu
-#   make php-valgrind  the array-format tests (018, 019) under valgrind memcheck (~75 s)
+#   make php-valgrind  the array-format tests (018-020) under valgrind memcheck (~90 s)
 PHPIZE      ?= phpize
 PHP_CONFIG  ?= php-config
 PHP_CLI     ?= /usr/bin/php8.2
@@ -403,7 +403,7 @@ test-php: deps-php
 php-valgrind: deps-php
 	@$(MAKE) --no-print-directory $(PHPSO) $(TOOL)
 	PHP_CLI=$(PHP_CLI) SHMCACHE_TOOL=$(abspath $(TOOL)) PHPT_VALGRIND=1 \
-	  sh php/tests/run.sh $(abspath $(PHPSO)) 018_array_fast_path 019_array_corrupt
+	  sh php/tests/run.sh $(abspath $(PHPSO)) 018_array_fast_path 019_array_corrupt 020_array_opcache
 
 php-chaos: deps-php
 	@$(MAKE) --no-print-directory $(PHPSO)
