@@ -35,7 +35,8 @@
  * The bytes come from shared memory, which any process of the segment's
  * owner may write, so the decoder trusts nothing: every read is bounds
  * checked, a count larger than the bytes left could hold is refused before
- * anything is allocated, nesting is bounded, a duplicate key is refused
+ * anything is allocated (and so is a total over all arrays larger than the
+ * value could hold), nesting is bounded, a duplicate key is refused
  * (zend_hash_add, not add_new), and the value must end exactly where its
  * last element does. A bad value is a clean FAILURE with everything it had
  * built freed, never a partly filled array.
@@ -209,8 +210,11 @@ static bool put_array(wr_t *w, HashTable *ht, int depth)
 bool shmcache_array_encode(HashTable *ht, smart_str *out)
 {
     size_t start = out->s ? ZSTR_LEN(out->s) : 0;
-    /* A guess that saves the first few reallocations of small arrays. */
-    smart_str_alloc(out, 16 + (size_t)zend_hash_num_elements(ht) * 12, false);
+    /* A guess that saves the first few reallocations of small arrays,
+     * capped so a huge array grows as it is written (and fails at the
+     * segment's max_value) rather than asking memory_limit for it at once. */
+    size_t guess = 16 + (size_t)zend_hash_num_elements(ht) * 12;
+    smart_str_alloc(out, guess < 65536 ? guess : 65536, false);
     put_u8(out, A_VERSION);
     wr_t w; /* no initializer: zeroing keys[] would cost more than small arrays do */
     w.s = out;
@@ -226,6 +230,7 @@ bool shmcache_array_encode(HashTable *ht, smart_str *out)
 
 typedef struct rd {
     const unsigned char *p, *end;
+    size_t budget; /* elements the value's bytes can still hold, all arrays together */
     zend_string *keys[SHMCACHE_ARRAY_KEYREFS]; /* one reference each, ours */
     uint32_t nkeys;
 } rd_t;
@@ -448,11 +453,17 @@ static bool get_array(rd_t *r, unsigned char tag, zval *out, int depth)
         return false;
     }
     /* Each element takes at least one byte (two in a hash): a count the
-     * remaining bytes cannot hold is corrupt, refused before allocating. */
+     * remaining bytes cannot hold is corrupt, refused before allocating.
+     * Nested arrays are allocated before their parent is filled, so the
+     * counts of all arrays together are held to the value's size too:
+     * otherwise 32 nested lists each claiming the whole value would
+     * allocate 32 times what a real value of that size can need. */
     size_t left = (size_t)(r->end - r->p);
-    if ((tag == A_LIST ? (size_t)count : (size_t)count * 2) > left || count > HT_MAX_SIZE) {
+    if ((tag == A_LIST ? (size_t)count : (size_t)count * 2) > left || count > HT_MAX_SIZE ||
+        count > r->budget) {
         return false;
     }
+    r->budget -= count;
     if (count == 0) {
         ZVAL_EMPTY_ARRAY(out);
         return true;
@@ -472,6 +483,7 @@ zend_result shmcache_array_decode(const char *p, size_t n, zval *out)
     rd_t r; /* no initializer: zeroing keys[] would cost more than small arrays do */
     r.p = (const unsigned char *)p;
     r.end = r.p + n;
+    r.budget = n;
     r.nkeys = 0;
     unsigned char version, tag;
     bool ok = take(&r, &version, 1) && version == A_VERSION && take(&r, &tag, 1) &&

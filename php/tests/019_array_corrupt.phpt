@@ -7,6 +7,7 @@ if (pack('S', 1) !== "\x01\x00") die('skip the hand-built values are little-endi
 ?>
 --INI--
 shmcache.enable_cli=1
+memory_limit=128M
 --FILE--
 <?php
 // This process's private segment, which shmcache-tool (C) opens by name.
@@ -83,6 +84,14 @@ foreach ($bad as $name => $bytes) {
 raw('deep', "\x01" . str_repeat('p' . u32(1), 32) . 'n');
 $d = shmcache_fetch('deep'); $n = 0; while (is_array($d)) { $d = $d[0]; $n++; }
 echo "depth 32: $n levels\n";
+
+// 32 nested lists each claiming 900 000 elements, then 900 000 nulls: each
+// count alone fits the bytes left, but together they would ask for 32
+// times what a real value of this size can need (a fatal "memory
+// exhausted" before the counts were held to the value's size as a whole).
+raw('bomb', "\x01" . str_repeat('p' . u32(900000), 32) . str_repeat('n', 900000));
+$before = memory_get_peak_usage();
+var_dump(@shmcache_fetch('bomb', $ok), $ok, memory_get_peak_usage() - $before < 32 << 20);
 
 // Every proper prefix of a nested value is refused, whatever it cut
 // (inside a count, a key, a string, a nested list), and frees what it built.
@@ -248,6 +257,9 @@ key ref duplicate   false false
 Warning: shmcache_fetch(): shmcache: a stored value of type 9 could not be decoded in %s on line %d
 key ref unnumbered  false false
 depth 32: 32 levels
+bool(false)
+bool(false)
+bool(true)
 43 of 43 truncations refused
 3000 mutations: 3000 decoded or refused, 0 anything else
 bool(true)
