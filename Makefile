@@ -367,6 +367,8 @@ lint:
 #   make test-php   the .phpt tests (run-tests.php) and the PHP-FPM test
 #   make php-chaos  kill -9 chaos under PHP-FPM, shmcache then APCu (PHP_CHAOS_SECONDS)
 #   make php-bench  fetch/store per second: shmcache, APCu, Redis, memcached
+#   make php-instr  instructions per array fetch/store (cachegrind): shmcache, APCu
+#   make php-valgrind  the array-format tests (018-020) under valgrind memcheck (~90 s)
 PHPIZE      ?= phpize
 PHP_CONFIG  ?= php-config
 PHP_CLI     ?= /usr/bin/php8.2
@@ -374,7 +376,7 @@ PHPBUILD    := $(BUILD)/php
 PHPSO       := $(PHPBUILD)/shmcache.so
 PHP_CHAOS_SECONDS ?= 60
 
-.PHONY: php test-php php-chaos php-bench deps-php
+.PHONY: php test-php php-valgrind php-chaos php-bench php-instr deps-php
 
 deps-php:
 	@scripts/deps.sh php
@@ -395,8 +397,13 @@ $(PHPSO): $(wildcard php/*.c php/*.h php/config.m4) $(LIB_A)
 	cp $(PHPBUILD)/src/modules/shmcache.so $@.tmp && mv -f $@.tmp $@
 
 test-php: deps-php
-	@$(MAKE) --no-print-directory $(PHPSO)
-	PHP_CLI=$(PHP_CLI) sh php/tests/run.sh $(abspath $(PHPSO))
+	@$(MAKE) --no-print-directory $(PHPSO) $(TOOL)
+	PHP_CLI=$(PHP_CLI) SHMCACHE_TOOL=$(abspath $(TOOL)) sh php/tests/run.sh $(abspath $(PHPSO))
+
+php-valgrind: deps-php
+	@$(MAKE) --no-print-directory $(PHPSO) $(TOOL)
+	PHP_CLI=$(PHP_CLI) SHMCACHE_TOOL=$(abspath $(TOOL)) PHPT_VALGRIND=1 \
+	  sh php/tests/run.sh $(abspath $(PHPSO)) 018_array_fast_path 019_array_corrupt 020_array_opcache
 
 php-chaos: deps-php
 	@$(MAKE) --no-print-directory $(PHPSO)
@@ -405,6 +412,10 @@ php-chaos: deps-php
 php-bench: deps-php deps-bench
 	@$(MAKE) --no-print-directory $(PHPSO)
 	bench/php_bench.sh $(abspath $(PHPSO))
+
+php-instr: deps-php
+	@$(MAKE) --no-print-directory $(PHPSO)
+	PHP_CLI=$(PHP_CLI) bench/php_instr.sh $(abspath $(PHPSO))
 
 # ---- shmcache-relay (issue 12): journal <-> Redis Stream, one per host and
 # segment. Built when hiredis is installed (make test installs it); its

@@ -2,8 +2,9 @@
 // One PHP process (or --procs forked ones) runs the same workload against
 // one backend and prints fetch/s and store/s. Driven by bench/php_bench.sh,
 // which starts the servers and loads the extensions.
-//   php php_bench.php BACKEND [--keys N] [--ops N] [--procs N] [--value str|array] [--port P]
-// BACKEND: shmcache | apcu | redis | memcached
+//   php php_bench.php BACKEND [--keys N] [--ops N] [--procs N] [--value str|array|rows] [--port P]
+// BACKEND: shmcache | apcu | apcu-default (APCu run with
+// apc.serializer=default by php_bench.sh) | redis | memcached
 $backend = $argv[1] ?? 'shmcache';
 $opt = ['keys' => 1000, 'ops' => 200000, 'procs' => 1, 'value' => 'str', 'port' => 0];
 for ($i = 2; $i < $argc; $i++) {
@@ -14,17 +15,31 @@ for ($i = 2; $i < $argc; $i++) {
 $keys = (int)$opt['keys'];
 $ops = (int)$opt['ops'];
 $procs = (int)$opt['procs'];
-// 100-byte string (the fast path: no serializer), or a small array of about
-// 100 bytes serialized (goes through serialize()/igbinary).
-$value = $opt['value'] === 'array'
-    ? ['id' => 12345, 'name' => 'product name', 'price' => 19.99, 'tags' => ['a', 'b', 'c'], 'ok' => true]
-    : str_repeat('v', 100);
+// str: a 100-byte string; array: a small nested array (about 100 bytes
+// serialized); rows: 20 rows of 5 columns, as a database query returns
+// (about 1.5 KB serialized). Both arrays hold only scalars, so shmcache
+// stores them in its array format, not through serialize().
+switch ($opt['value']) {
+case 'array':
+    $value = ['id' => 12345, 'name' => 'product name', 'price' => 19.99, 'tags' => ['a', 'b', 'c'], 'ok' => true];
+    break;
+case 'rows':
+    $value = [];
+    for ($i = 0; $i < 20; $i++) {
+        $value[] = ['id' => 1000 + $i, 'name' => "product $i", 'price' => $i * 1.25,
+                    'stock' => $i * 3, 'active' => $i % 2 === 0];
+    }
+    break;
+default:
+    $value = str_repeat('v', 100);
+}
 
 function client(string $backend, int $port) {
     switch ($backend) {
     case 'shmcache':
         return [fn($k) => shmcache_fetch($k), fn($k, $v) => shmcache_store($k, $v)];
     case 'apcu':
+    case 'apcu-default':
         return [fn($k) => apcu_fetch($k), fn($k, $v) => apcu_store($k, $v)];
     case 'redis':
         $r = new Redis();
@@ -62,7 +77,7 @@ function work(string $backend, int $port, int $keys, int $ops, $value, int $seed
         for ($i = 0; $i < $ops; $i++) shmcache_store($k[$i & 4095], $value);
         $t1 = hrtime(true);
         for ($i = 0; $i < $ops; $i++) if (shmcache_fetch($k[$i & 4095]) === false) $miss++;
-    } elseif ($backend === 'apcu') {
+    } elseif ($backend === 'apcu' || $backend === 'apcu-default') {
         for ($i = 0; $i < $ops; $i++) apcu_store($k[$i & 4095], $value);
         $t1 = hrtime(true);
         for ($i = 0; $i < $ops; $i++) if (apcu_fetch($k[$i & 4095]) === false) $miss++;
@@ -100,5 +115,5 @@ if ($procs <= 1) {
 $ts = max(array_column($res, 0));
 $tf = max(array_column($res, 1));
 $miss = array_sum(array_column($res, 2));
-printf("%-10s %-5s procs %d  fetch/s %10.0f  store/s %10.0f  misses %d\n",
+printf("%-12s %-5s procs %d  fetch/s %10.0f  store/s %10.0f  misses %d\n",
        $backend, $opt['value'], $procs, $procs * $ops / $tf, $procs * $ops / $ts, $miss);

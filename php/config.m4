@@ -31,6 +31,6 @@ if test "$PHP_SHMCACHE" != "no"; then
   for d in "" /main /TSRM /Zend /ext; do
     SHMCACHE_CFLAGS="$SHMCACHE_CFLAGS -isystem $SHMCACHE_PHPINC$d"
   done
-  PHP_NEW_EXTENSION(shmcache, shmcache.c shmcache_value.c shmcache_api.c shmcache_entry.c shmcache_info.c shmcache_iterator.c shmcache_compat.c,
+  PHP_NEW_EXTENSION(shmcache, shmcache.c shmcache_value.c shmcache_array.c shmcache_api.c shmcache_entry.c shmcache_info.c shmcache_iterator.c shmcache_compat.c,
     $ext_shared, , [$SHMCACHE_CFLAGS])
 fi

@@ -4,7 +4,7 @@
  * One process-wide handle on one segment (shmcache.c) serves every call; the
  * library's handle is thread-safe, so the handle is a plain static even in a
  * ZTS build. Values cross the segment as bytes plus a type tag in the item
- * flags (shmcache_value.c). The PHP functions (shmcache_api.c,
+ * flags (shmcache_value.c; arrays of scalars in shmcache_array.c's format). The PHP functions (shmcache_api.c,
  * shmcache_entry.c, shmcache_info.c) and the iterator class
  * (shmcache_iterator.c) use only include/shmcache.h.
  */
@@ -80,6 +80,7 @@ enum shmcache_type {
     SHMCACHE_T_NULL,
     SHMCACHE_T_SERIAL_PHP,   /* php_var_serialize */
     SHMCACHE_T_SERIAL_IGB,   /* igbinary_serialize */
+    SHMCACHE_T_ARRAY,        /* an array of scalars, shmcache_array.c's format */
 };
 
 typedef struct shmcache_enc {
@@ -117,6 +118,24 @@ zend_result shmcache_decode_guarded(const char *p, size_t n, uint32_t flags, zva
 
 /* Fetch key into a zval; 0, -ENOENT or another negative errno. */
 int shmcache_fetch_zval(shmc_t *c, zend_string *key, zval *out);
+
+/* ---- shmcache_array.c: arrays of scalars without the serializer ---- */
+
+/* Nesting the array format accepts (the top array is level 1). */
+#define SHMCACHE_ARRAY_DEPTH 32
+/* String keys of one value that later keys may refer back to (a u8). */
+#define SHMCACHE_ARRAY_KEYREFS 32
+
+/* Append ht to out in the array format; false (out as it was) when ht holds
+ * anything but null/bool/int/float/string and such arrays, or nests deeper
+ * than SHMCACHE_ARRAY_DEPTH: the caller serializes it instead. Runs no PHP
+ * code. */
+bool shmcache_array_encode(HashTable *ht, smart_str *out);
+
+/* Decode n bytes of the array format into out (an array); FAILURE, with
+ * nothing allocated and out undefined, when the bytes are not a whole,
+ * well-formed value. */
+zend_result shmcache_array_decode(const char *p, size_t n, zval *out);
 
 /* ---- shmcache_info.c / shmcache_iterator.c ---- */
 

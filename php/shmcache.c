@@ -14,7 +14,9 @@
  *
  * When: the FPM master opens (creating if needed) a segment named in php.ini
  * in MINIT, before it forks, when it runs as the same user as its workers
- * would (not root): the workers inherit the mapping. Otherwise the first
+ * would (not root): the workers inherit the mapping. A pool-derived name
+ * cannot be opened there: FPM runs MINIT before it reads its pool
+ * configuration. Otherwise the first
  * call in each process opens it, the first process creating it; the library
  * makes racing creators share one segment.
  */

@@ -54,35 +54,6 @@ bool shmcache_parse_tags(HashTable *ht, uint32_t argn, const char **tags, size_t
     return true;
 }
 
-/* add with tags: the library has no tagged add, so take the key's lease
- * (granted only on a miss and only to one caller) and store under it; a hit,
- * a lease held elsewhere or a set that beat us all mean "exists". */
-static int add_tagged(shmc_t *c, zend_string *key, const shmcache_enc_t *e, uint64_t ttl_ms,
-                      const char *const *tags, size_t ntags)
-{
-    uint64_t lease = 0;
-    size_t vlen = 0;
-    char none[1];
-    int r = shmc_get_or_lease(c, ZSTR_VAL(key), ZSTR_LEN(key), none, 0, &vlen, NULL, 0, &lease);
-    if (r == 0 || r == -ENOBUFS || r == -EBUSY) {
-        return -EEXIST;
-    }
-    if (r != -ENOENT) {
-        return r;
-    }
-    r = shmc_set_leased_tagged(c, ZSTR_VAL(key), ZSTR_LEN(key), e->p, e->n, ttl_ms, e->flags,
-                               tags, ntags, lease);
-    if (r == -ESTALE) {
-        return -EEXIST;
-    }
-    if (r < 0) {
-        /* Not stored (too big, ...): end our lease now rather than make the
-         * key's other callers wait for it to expire. */
-        shmc_delete(c, ZSTR_VAL(key), ZSTR_LEN(key));
-    }
-    return r;
-}
-
 /* Store one value; 0, -EEXIST (add), -ECANCELED (the serializer threw), or
  * an error already warned about. */
 static int store_one(shmc_t *c, zend_string *key, zval *val, uint64_t ttl_ms, bool add,
@@ -97,7 +68,7 @@ static int store_one(shmc_t *c, zend_string *key, zval *val, uint64_t ttl_ms, bo
     size_t kl = ZSTR_LEN(key);
     int r;
     if (ntags) {
-        r = add ? add_tagged(c, key, &e, ttl_ms, tags, ntags)
+        r = add ? shmc_add_tagged(c, k, kl, e.p, e.n, ttl_ms, e.flags, tags, ntags)
                 : shmc_set_tagged(c, k, kl, e.p, e.n, ttl_ms, e.flags, tags, ntags);
     } else {
         r = add ? shmc_add(c, k, kl, e.p, e.n, ttl_ms, e.flags)

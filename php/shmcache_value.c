@@ -8,9 +8,10 @@
  * else goes through PHP's serializer, or igbinary's when
  * shmcache.serializer=igbinary and the igbinary extension is loaded (found
  * at run time, so the extension neither links against nor requires it).
- * Arrays of scalars go through the serializer too: a private format for them
- * would save little over php_var_serialize's flat output and is not worth
- * a second decoder (docs/PHP.md has the measurement).
+ * Arrays whose leaves are all scalars skip it too (shmcache_array.c, type
+ * SHMCACHE_T_ARRAY) unless igbinary was asked for; an array holding
+ * anything else falls back to the serializer (docs/PHP.md has the
+ * measurement).
  */
 #include "php_shmcache.h"
 #include "ext/standard/php_var.h"
@@ -93,7 +94,14 @@ zend_result shmcache_encode(zval *v, shmcache_enc_t *e)
     default:
         break;
     }
-    if (want_igbinary()) {
+    bool igb = want_igbinary();
+    if (Z_TYPE_P(v) == IS_ARRAY && !igb && shmcache_array_encode(Z_ARRVAL_P(v), &e->ser)) {
+        e->p = ZSTR_VAL(e->ser.s);
+        e->n = ZSTR_LEN(e->ser.s);
+        e->flags = SHMCACHE_FLAG_MAGIC | SHMCACHE_T_ARRAY;
+        return SUCCESS;
+    }
+    if (igb) {
         size_t len = 0;
         if (g_igb_ser(&e->igb, &len, v) != 0 || EG(exception)) {
             if (e->igb) {
@@ -180,6 +188,11 @@ zend_result shmcache_decode(const char *p, size_t n, uint32_t flags, zval *out)
         zval_ptr_dtor(out);
         break;
     }
+    case SHMCACHE_T_ARRAY:
+        if (shmcache_array_decode(p, n, out) == SUCCESS) {
+            return SUCCESS;
+        }
+        break;
     case SHMCACHE_T_SERIAL_IGB:
         if (igbinary_available() && g_igb_unser((const uint8_t *)p, n, out) == 0) {
             return SUCCESS;

@@ -8,8 +8,8 @@ shmcache.max_value=1024
 var_dump(shmcache_store('', 1));
 var_dump(shmcache_store(str_repeat('k', 251), 1));
 var_dump(shmcache_store('big', str_repeat('v', 2000)), shmcache_exists('big'));
-// a tagged add goes through the key's lease: a refused value must not leave
-// the key leased (the next add would be told it exists)
+// a tagged add refused for its size leaves nothing behind: the next add of
+// the key succeeds
 var_dump(shmcache_add('big2', str_repeat('v', 2000), 0, ['t']), shmcache_add('big2', 'small', 0, ['t']));
 shmcache_delete('big2');
 try { shmcache_store('t', 1, -1); } catch (ValueError $e) { echo $e->getMessage(), "\n"; }

@@ -4,6 +4,9 @@
 # is stopped by its PID; php.ini is not read (-n), so the only extensions
 # are the ones named here.
 #   fpm_start EXT POOL NWORKERS [extra -d settings...]  sets FPM_DIR FPM_PID FPM_SOCK
+#                                As root the master runs as root (-R), or as
+#                                user $FPM_USER when that is set (through
+#                                setpriv, which execs: FPM_PID stays the master's)
 #   fpm_get QUERY [timeout_s]   GET $FPM_DIR/app.php?QUERY, body on stdout;
 #                                status 124 (or 137) when it did not answer in time
 #   fpm_stop
@@ -25,12 +28,18 @@ pm.max_children = $n
 request_terminate_timeout = 60
 catch_workers_output = yes
 CONF
-  root=""; [ "$(id -u)" = 0 ] && root=-R
+  root=""; runas=""
+  if [ "$(id -u)" = 0 ] && [ -n "${FPM_USER:-}" ]; then
+    chown "$FPM_USER" "$FPM_DIR"
+    runas="setpriv --reuid=$FPM_USER --regid=$(id -g "$FPM_USER") --clear-groups"
+  elif [ "$(id -u)" = 0 ]; then
+    root=-R
+  fi
   dflags=""
   for d in "$@"; do dflags="$dflags -d $d"; done
   [ -n "$ext" ] && dflags="-d extension=$ext $dflags"
   # shellcheck disable=SC2086
-  "$FPM_BIN" -n $root -F -y "$FPM_DIR/fpm.conf" $dflags >"$FPM_DIR/stdout" 2>&1 &
+  $runas "$FPM_BIN" -n $root -F -y "$FPM_DIR/fpm.conf" $dflags >"$FPM_DIR/stdout" 2>&1 &
   FPM_PID=$!
   i=0
   while [ ! -S "$FPM_SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
