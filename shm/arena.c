@@ -11,8 +11,9 @@
  * item at its tail is judged: dead (its slot no longer points back:
  * deleted, replaced, evicted) it is passed over; expired or cleared, its
  * slot is reclaimed; live and read since it was written (the slot's LOGREF
- * bit), or live while live data fills under 15/16 of the stripe, it moves
- * to the main log; otherwise it is evicted. So an item nobody reads leaves
+ * bit), or live while live data fills under 15/16 of the stripe or the main
+ * log can take it without evicting anything live, it moves to the main
+ * log; otherwise it is evicted. So an item nobody reads leaves
  * after an eighth of the memory turned over, not all of it, and the main
  * log keeps what was read: under skewed traffic (Zipf) this misses less
  * than an exact LRU that gets every byte of the item headers for payload
@@ -129,6 +130,29 @@ static bool promote_locked(shmc_t *c, uint32_t stripe, uint64_t idx, uint64_t sr
     return true;
 }
 
+/* Whether the main log can take size bytes without evicting a live item:
+ * it has the room, or the item its tail would reclaim next is dead,
+ * expired or cleared. The live-bytes count includes entries that expired
+ * but were not reclaimed yet, so without this an unread probation item
+ * would be evicted while the main log holds nothing but expired entries. */
+static bool main_has_room(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t gen)
+{
+    struct shm_log m = shm_log_of(c, stripe, LOG_MAIN);
+    if (!log_sane(&m))
+        return false;
+    uint64_t head = shm_log_head(&m), tail = shm_log_tail(&m), wrap_end = LD(m.wrap_end);
+    if (!wrap_end)
+        return m.cap - head >= size || tail >= size;
+    if (tail - head >= size || tail >= wrap_end)
+        return true;
+    uint64_t at = m.base + tail;
+    uint32_t isize = LD(&shm_item_at(c, at)->size);
+    if (isize < sizeof(struct shm_item) || isize % SHMC_ITEM_ALIGN || tail + isize > wrap_end)
+        return false; /* corrupt: the main log's own allocation deals with it */
+    int64_t owner = item_owner(c, stripe, at, isize);
+    return owner == -1 || (owner >= 0 && !shm_item_live_locked(c, shm_item_at(c, at), gen));
+}
+
 /* Deal with the item at a log's tail: pass over, reclaim, move or evict
  * it. Returns early when the log is inconsistent (then the stripe has been
  * wiped) or was wiped while moving an item: the caller looks again. */
@@ -168,7 +192,8 @@ static void advance_tail_locked(shmc_t *c, uint32_t stripe, int which, uint32_t 
         bool roomy = shm_stripe_bytes(st) <= c->stripe_bytes / 4 * 3;
         if (!shm_item_live_locked(c, shm_item_at(c, at), gen)) {
             shm_drop_slot_locked(c, idx, DROP_RECLAIM);
-        } else if (which == LOG_PROBATION && (logref || stripe_spare(c, st))) {
+        } else if (which == LOG_PROBATION &&
+                   (logref || stripe_spare(c, st) || main_has_room(c, stripe, size, gen))) {
             if (!promote_locked(c, stripe, idx, at, size, gen))
                 return;
         } else if (which == LOG_MAIN && (logref || roomy) && wrap_end &&
