@@ -141,13 +141,14 @@ static bool main_has_room(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t ge
     if (!log_sane(&m))
         return false;
     uint64_t head = shm_log_head(&m), tail = shm_log_tail(&m), wrap_end = LD(m.wrap_end);
-    if (!wrap_end)
-        return m.cap - head >= size || tail >= size;
-    if (tail - head >= size || tail >= wrap_end)
-        return true;
+    uint64_t limit = wrap_end ? wrap_end : head;
+    if (wrap_end ? tail - head >= size : m.cap - head >= size || tail >= size)
+        return true; /* free room, now or once it wraps */
+    if (tail >= limit)
+        return true; /* empty, or about to unwrap */
     uint64_t at = m.base + tail;
     uint32_t isize = LD(&shm_item_at(c, at)->size);
-    if (isize < sizeof(struct shm_item) || isize % SHMC_ITEM_ALIGN || tail + isize > wrap_end)
+    if (isize < sizeof(struct shm_item) || isize % SHMC_ITEM_ALIGN || tail + isize > limit)
         return false; /* corrupt: the main log's own allocation deals with it */
     int64_t owner = item_owner(c, stripe, at, isize);
     return owner == -1 || (owner >= 0 && !shm_item_live_locked(c, shm_item_at(c, at), gen));

@@ -319,6 +319,41 @@ static void entries_read_once_outlive_a_long_stream_of_unread_ones(void **state)
     assert_int_equal(shmc_check(c, NULL, NULL), 0);
 }
 
+/* Expired entries count as live bytes until reclaimed, so a segment full
+ * of them looks full. New entries nobody has read yet must then replace
+ * the expired ones, not each other (arena.c, main_has_room). */
+static void new_unread_entries_replace_expired_ones_not_each_other(void **state)
+{
+    shmc_t *c = H(state);
+    enum { OLD = 220, NEW = 150 };
+    char k[32], buf[1200];
+    unsigned char v[1200];
+    size_t vlen;
+    for (int i = 0; i < OLD; i++) {
+        snprintf(k, sizeof k, "old-%d", i);
+        size_t len = tu_make_value(v, 1000, k, strlen(k), (uint64_t)i);
+        assert_int_equal(shmc_set(c, k, strlen(k), v, len, 50, 0), 0);
+    }
+    tu_sleep_ms(300);
+    for (int i = 0; i < NEW; i++) {
+        snprintf(k, sizeof k, "new-%d", i);
+        size_t len = tu_make_value(v, 1000, k, strlen(k), (uint64_t)i);
+        assert_int_equal(shmc_set(c, k, strlen(k), v, len, 0, 0), 0);
+    }
+    int alive = 0;
+    for (int i = 0; i < NEW; i++) {
+        snprintf(k, sizeof k, "new-%d", i);
+        if (shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL) == 0)
+            alive++;
+    }
+    shmc_stats_t st = stats_of(c);
+    print_message("%d of %d new entries readable after filling over %d expired ones "
+                  "(evictions %llu, reclaimed %llu)\n", alive, NEW, OLD,
+                  (unsigned long long)st.evictions, (unsigned long long)st.reclaimed);
+    assert_int_equal(alive, NEW);
+    assert_int_equal(st.evictions, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, evict_setup, tu_teardown)
 
 int main(void)
@@ -332,6 +367,7 @@ int main(void)
         T(unread_entries_that_fit_easily_survive_overwrites_of_others),
         T(read_entries_that_fit_easily_survive_overwrites_of_others),
         T(entries_read_once_outlive_a_long_stream_of_unread_ones),
+        T(new_unread_entries_replace_expired_ones_not_each_other),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
