@@ -5,17 +5,16 @@
  * memory always finds room, and dead bytes never block it.
  *
  * While live data fills less than 15/16 of the main log's size, a new item
- * is appended to the main log, as to a single log. Beyond that it goes to the
- * probation log (an eighth of the stripe; items too big for it still go
- * straight to main). When that log is full, the
- * item at its tail is judged: dead (its slot no longer points back:
- * deleted, replaced, evicted) it is passed over; expired or cleared, its
- * slot is reclaimed; live and read since it was written (the slot's LOGREF
- * bit), or live while live data fills under 15/16 of the stripe or the main
- * log can take it without evicting anything live, it moves to the main
- * log; otherwise it is evicted. So an item nobody reads leaves
- * after an eighth of the memory turned over, not all of it, and the main
- * log keeps what was read: under skewed traffic (Zipf) this misses less
+ * is appended to the main log, as to a single log. Beyond that it goes to
+ * the probation log (an eighth of the stripe; items too big for it still
+ * go straight to main). When that log is full, the item at its tail is
+ * judged: dead (its slot no longer points back: deleted, replaced,
+ * evicted) it is passed over; expired or cleared, its slot is reclaimed;
+ * live and read since it was written (the slot's LOGREF bit), or live while
+ * live data fills under 15/16 of the stripe or the main log can take it
+ * without evicting anything live, it moves to the main log; otherwise it
+ * is evicted. So an item nobody reads leaves after an eighth of the memory
+ * turned over, not all of it, and the main log keeps what was read: under skewed traffic (Zipf) this misses less
  * than an exact LRU that gets every byte of the item headers for payload
  * (docs/ARCHITECTURE.md, "Eviction"; the idea is S3-FIFO's small queue).
  *
@@ -58,8 +57,7 @@ static inline bool log_sane(const struct shm_log *l)
 /* Whether live data fills the stripe to less than 15/16. Then an unread
  * probation item moves to the main log instead of being evicted (that
  * makes the main log turn, which reclaims the dead bytes overwrites leave
- * there: with 3/4 instead, 74 % live bytes after churn, against 91 %), and
- * new items skip probation. */
+ * there: with 3/4 instead, 74 % live bytes after churn, against 91 %). */
 static bool stripe_spare(const shmc_t *c, const struct shm_stripe *st)
 {
     return shm_stripe_bytes(st) <= c->stripe_bytes / 16 * 15;

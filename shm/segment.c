@@ -118,6 +118,15 @@ static uint64_t next_pow2(uint64_t v)
 
 static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
+/* Buckets each stripe gets at creation, at least. A key's two buckets are
+ * in its stripe, so a stripe is a table of its own: with two buckets per
+ * stripe (the bound until 2026-11-27) a stripe that drew more keys than
+ * its share filled both, and filling a 64-key segment evicted a key in 1
+ * round of 400-600. With eight, the keys a stripe draws spread over eight
+ * buckets as in a large table. Segments created with fewer (at least two)
+ * still open. */
+#define SHMC_BUCKETS_PER_STRIPE 8u
+
 /* Buckets for a promised capacity: at least 1.8 slots per key (9-slot
  * buckets, at least capacity / 5 of them), a power of two, at least 2.
  * docs/FORMAT.md ("Placement") shows why that is enough. */
@@ -198,13 +207,13 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
                            shm_fmt_size(memory, a, sizeof(a)), s);
             return -EINVAL;
         }
-        if (g->buckets < 2 * (uint64_t)s)
-            g->buckets = 2 * (uint64_t)s; /* every key gets a second bucket */
+        if (g->buckets < SHMC_BUCKETS_PER_STRIPE * (uint64_t)s)
+            g->buckets = SHMC_BUCKETS_PER_STRIPE * (uint64_t)s;
     } else {
         /* As many stripes as useful (up to 64) while each stripe's item
          * memory still holds two of the largest items. */
         s = 64;
-        while (s > g->buckets / 2)
+        while (s > 1 && s > g->buckets / SHMC_BUCKETS_PER_STRIPE)
             s >>= 1;
         while (s > 1 && memory / s < 2 * max_item)
             s >>= 1;
@@ -216,8 +225,8 @@ static int geometry_from_config(const shmc_config_t *cfg, struct geometry *g)
                            shm_fmt_size(memory, a, sizeof(a)));
             return -EINVAL;
         }
-        if (g->buckets < 2 * (uint64_t)s)
-            g->buckets = 2 * (uint64_t)s;
+        if (g->buckets < SHMC_BUCKETS_PER_STRIPE * (uint64_t)s)
+            g->buckets = SHMC_BUCKETS_PER_STRIPE * (uint64_t)s;
     }
     g->stripes = s;
     g->stripe_bytes = (memory / s) & ~(uint64_t)(SHMC_CACHELINE - 1);
