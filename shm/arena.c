@@ -82,6 +82,15 @@ static int64_t item_owner(shmc_t *c, uint32_t stripe, uint64_t off, uint64_t siz
     return slot;
 }
 
+/* The size of the item at a log's tail, or 0 when it cannot be a whole
+ * item ending by limit (the segment is untrusted). */
+static uint32_t tail_item_size(const shmc_t *c, const struct shm_log *l, uint64_t tail,
+                               uint64_t limit)
+{
+    uint32_t size = LD(&shm_item_at(c, l->base + tail)->size);
+    return size < sizeof(struct shm_item) || size % SHMC_ITEM_ALIGN || tail + size > limit ? 0 : size;
+}
+
 /* Pass the tail over an item of `size`, unwrapping at wrap_end. */
 static void pass_tail(const struct shm_log *l, uint64_t tail, uint64_t size)
 {
@@ -145,8 +154,8 @@ static bool main_has_room(shmc_t *c, uint32_t stripe, uint64_t size, uint32_t ge
     if (tail >= limit)
         return true; /* empty, or about to unwrap */
     uint64_t at = m.base + tail;
-    uint32_t isize = LD(&shm_item_at(c, at)->size);
-    if (isize < sizeof(struct shm_item) || isize % SHMC_ITEM_ALIGN || tail + isize > limit)
+    uint32_t isize = tail_item_size(c, &m, tail, limit);
+    if (!isize)
         return false; /* corrupt: the main log's own allocation deals with it */
     int64_t owner = item_owner(c, stripe, at, isize);
     return owner == -1 || (owner >= 0 && !shm_item_live_locked(c, shm_item_at(c, at), gen));
@@ -170,8 +179,8 @@ static void advance_tail_locked(shmc_t *c, uint32_t stripe, int which, uint32_t 
         return;
     }
     uint64_t at = l.base + tail;
-    uint32_t size = LD(&shm_item_at(c, at)->size);
-    if (size < sizeof(struct shm_item) || size % SHMC_ITEM_ALIGN || tail + size > limit) {
+    uint32_t size = tail_item_size(c, &l, tail, limit);
+    if (!size) {
         shm_wipe_stripe_locked(c, stripe);
         return;
     }

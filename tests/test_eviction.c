@@ -214,15 +214,27 @@ static void a_deleted_or_overwritten_entry_frees_its_room(void **state)
     free(v);
 }
 
-/* How many of keep-0 .. keep-(n-1) are still there; each one found must
- * hold a whole value of its own key. */
-static int keep_alive(shmc_t *c, int n)
+/* Store prefix-0 .. prefix-(n-1), whole values of about 1 KiB. */
+static void store_named(shmc_t *c, const char *prefix, int n, uint64_t ttl_ms)
+{
+    char k[32];
+    unsigned char v[1200];
+    for (int i = 0; i < n; i++) {
+        snprintf(k, sizeof k, "%s-%d", prefix, i);
+        size_t len = tu_make_value(v, 1000, k, strlen(k), (uint64_t)i);
+        assert_int_equal(shmc_set(c, k, strlen(k), v, len, ttl_ms, 0), 0);
+    }
+}
+
+/* How many of prefix-0 .. prefix-(n-1) are still there; each one found
+ * must hold a whole value of its own key. */
+static int alive_named(shmc_t *c, const char *prefix, int n)
 {
     char k[32], buf[1200];
     size_t vlen;
     int alive = 0;
     for (int i = 0; i < n; i++) {
-        snprintf(k, sizeof k, "keep-%d", i);
+        snprintf(k, sizeof k, "%s-%d", prefix, i);
         int rc = shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL);
         if (rc == 0) {
             alive++;
@@ -261,7 +273,7 @@ static void entries_that_fit_easily_survive_overwrites_of_others(void **state,
             }
         }
     }
-    int alive = keep_alive(c, 16);
+    int alive = alive_named(c, "keep", 16);
     shmc_stats_t st = stats_of(c);
     print_message("%d of 16 entries survived (evictions %llu, curr_items %llu, "
                   "bytes %llu of %llu)\n", alive,
@@ -295,11 +307,7 @@ static void entries_read_once_outlive_a_long_stream_of_unread_ones(void **state)
     char k[32], buf[1200];
     unsigned char v[1200];
     size_t vlen;
-    for (int i = 0; i < KEEP; i++) {
-        snprintf(k, sizeof k, "keep-%d", i);
-        size_t len = tu_make_value(v, 1000, k, strlen(k), (uint64_t)i);
-        assert_int_equal(shmc_set(c, k, strlen(k), v, len, 0, 0), 0);
-    }
+    store_named(c, "keep", KEEP, 0);
     for (int i = 0; i < KEEP; i++) {
         snprintf(k, sizeof k, "keep-%d", i);
         assert_int_equal(shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL), 0);
@@ -310,7 +318,7 @@ static void entries_read_once_outlive_a_long_stream_of_unread_ones(void **state)
         size_t len = tu_make_value(v, 200, k, strlen(k), n);
         assert_int_equal(shmc_set(c, k, strlen(k), v, len, 0, 0), 0);
     }
-    int alive = keep_alive(c, KEEP);
+    int alive = alive_named(c, "keep", KEEP);
     shmc_stats_t st = stats_of(c);
     print_message("%d of %d entries read once survived 20000 unread sets (evictions %llu)\n",
                   alive, KEEP, (unsigned long long)st.evictions);
@@ -326,29 +334,13 @@ static void new_unread_entries_replace_expired_ones_not_each_other(void **state)
 {
     shmc_t *c = H(state);
     enum { OLD = 220, NEW = 100 };
-    char k[32], buf[1200];
-    unsigned char v[1200];
-    size_t vlen;
-    for (int i = 0; i < OLD; i++) {
-        snprintf(k, sizeof k, "old-%d", i);
-        size_t len = tu_make_value(v, 1000, k, strlen(k), (uint64_t)i);
-        assert_int_equal(shmc_set(c, k, strlen(k), v, len, 50, 0), 0);
-    }
+    store_named(c, "old", OLD, 50);
     tu_sleep_ms(300);
     /* (filling with OLD may have evicted a few: the keys spread unevenly
      * over the stripes; what counts is what the new ones evict) */
     shmc_stats_t before = stats_of(c);
-    for (int i = 0; i < NEW; i++) {
-        snprintf(k, sizeof k, "new-%d", i);
-        size_t len = tu_make_value(v, 1000, k, strlen(k), (uint64_t)i);
-        assert_int_equal(shmc_set(c, k, strlen(k), v, len, 0, 0), 0);
-    }
-    int alive = 0;
-    for (int i = 0; i < NEW; i++) {
-        snprintf(k, sizeof k, "new-%d", i);
-        if (shmc_get(c, k, strlen(k), buf, sizeof buf, &vlen, NULL) == 0)
-            alive++;
-    }
+    store_named(c, "new", NEW, 0);
+    int alive = alive_named(c, "new", NEW);
     shmc_stats_t st = stats_of(c);
     print_message("%d of %d new entries readable after filling over %d expired ones "
                   "(evictions %llu, reclaimed %llu)\n", alive, NEW, OLD,
